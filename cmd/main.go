@@ -1,0 +1,287 @@
+/*
+Copyright 2026 The jobkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command manager runs the jobkeeper controllers and admission webhooks.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	// Import all Kubernetes client auth plugins (e.g. Azure, GCP, OIDC, etc.)
+	// to ensure that exec-entrypoint and run can make use of them.
+	_ "k8s.io/client-go/plugin/pkg/client/auth"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
+	batchcontroller "github.com/jobkeeper/jobkeeper/internal/controller/batch"
+	quarkscontroller "github.com/jobkeeper/jobkeeper/internal/controller/quarks"
+	webhookbatchv1alpha1 "github.com/jobkeeper/jobkeeper/internal/webhook/batch/v1alpha1"
+	webhookquarksv1alpha1 "github.com/jobkeeper/jobkeeper/internal/webhook/quarks/v1alpha1"
+	// +kubebuilder:scaffold:imports
+)
+
+var (
+	scheme   = runtime.NewScheme()
+	setupLog = ctrl.Log.WithName("setup")
+)
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+
+	utilruntime.Must(quarksv1alpha1.AddToScheme(scheme))
+	utilruntime.Must(batchv1alpha1.AddToScheme(scheme))
+	// +kubebuilder:scaffold:scheme
+}
+
+// options holds the command-line configuration of the manager.
+type options struct {
+	metricsAddr          string
+	metricsSecure        bool
+	metricsCertPath      string
+	metricsCertName      string
+	metricsCertKey       string
+	probeAddr            string
+	enableLeaderElection bool
+	leaderElectionID     string
+	leaderElectionNS     string
+	webhookPort          int
+	webhookCertPath      string
+	webhookCertName      string
+	webhookCertKey       string
+	enableWebhooks       bool
+	enableHTTP2          bool
+	watchNamespaces      string
+	zap                  zap.Options
+}
+
+func (o *options) bindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", "0",
+		"The address the metrics endpoint binds to, e.g. :8080. \"0\" disables the metrics server.")
+	fs.BoolVar(&o.metricsSecure, "metrics-secure", true,
+		"Serve metrics over HTTPS with authentication and authorization; false serves plain HTTP.")
+	fs.StringVar(&o.metricsCertPath, "metrics-cert-path", "",
+		"Directory holding the metrics server certificate. Empty uses a generated self-signed certificate.")
+	fs.StringVar(&o.metricsCertName, "metrics-cert-name", "tls.crt", "The metrics server certificate file name.")
+	fs.StringVar(&o.metricsCertKey, "metrics-cert-key", "tls.key", "The metrics server key file name.")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
+	fs.BoolVar(&o.enableLeaderElection, "leader-elect", false,
+		"Enable leader election (a coordination.k8s.io Lease) so that only one replica runs the controllers.")
+	fs.StringVar(&o.leaderElectionID, "leader-election-id", "jobkeeper.cs.sap.com", "The name of the leader election Lease.")
+	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "",
+		"The namespace of the leader election Lease. Empty uses the namespace the manager runs in.")
+	fs.IntVar(&o.webhookPort, "webhook-port", webhook.DefaultPort, "The port the admission webhook server listens on.")
+	fs.StringVar(&o.webhookCertPath, "webhook-cert-path", "",
+		"Directory holding the webhook server certificate. Empty uses <temp>/k8s-webhook-server/serving-certs.")
+	fs.StringVar(&o.webhookCertName, "webhook-cert-name", "tls.crt", "The webhook certificate file name.")
+	fs.StringVar(&o.webhookCertKey, "webhook-cert-key", "tls.key", "The webhook key file name.")
+	fs.BoolVar(&o.enableWebhooks, "enable-webhooks", true, "Serve the admission webhooks.")
+	fs.BoolVar(&o.enableHTTP2, "enable-http2", false,
+		"Enable HTTP/2 for the metrics and webhook servers (off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
+	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "",
+		"Comma-separated namespaces to watch. Empty watches all namespaces.")
+	o.zap.Development = false
+	o.zap.BindFlags(fs)
+}
+
+func main() {
+	if err := run(ctrl.SetupSignalHandler(), os.Args[1:], nil); err != nil {
+		setupLog.Error(err, "manager exited with an error")
+		os.Exit(1)
+	}
+}
+
+// run parses args, builds the manager and runs it until ctx ends. A nil cfg
+// loads the kubeconfig the usual way (--kubeconfig, $KUBECONFIG, in-cluster).
+func run(ctx context.Context, args []string, cfg *rest.Config) error {
+	var o options
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	o.bindFlags(fs)
+	if cfg == nil {
+		// --kubeconfig is registered on the global flag set by controller-runtime.
+		if f := flag.CommandLine.Lookup("kubeconfig"); f != nil {
+			fs.Var(f.Value, f.Name, f.Usage)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap)))
+
+	if cfg == nil {
+		var err error
+		if cfg, err = ctrl.GetConfig(); err != nil {
+			return fmt.Errorf("loading kubeconfig: %w", err)
+		}
+	}
+
+	var tlsOpts []func(*tls.Config)
+	if !o.enableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+
+	var watchers []*certwatcher.CertWatcher
+	webhookOpts := webhook.Options{Port: o.webhookPort, TLSOpts: tlsOpts}
+	if o.webhookCertPath != "" {
+		w, err := certwatcher.New(filepath.Join(o.webhookCertPath, o.webhookCertName),
+			filepath.Join(o.webhookCertPath, o.webhookCertKey))
+		if err != nil {
+			return fmt.Errorf("loading webhook certificate: %w", err)
+		}
+		watchers = append(watchers, w)
+		webhookOpts.TLSOpts = append(webhookOpts.TLSOpts, func(c *tls.Config) { c.GetCertificate = w.GetCertificate })
+	}
+
+	metricsOpts := metricsserver.Options{
+		BindAddress:   o.metricsAddr,
+		SecureServing: o.metricsSecure,
+		TLSOpts:       tlsOpts,
+	}
+	if o.metricsSecure {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	if o.metricsCertPath != "" {
+		w, err := certwatcher.New(filepath.Join(o.metricsCertPath, o.metricsCertName),
+			filepath.Join(o.metricsCertPath, o.metricsCertKey))
+		if err != nil {
+			return fmt.Errorf("loading metrics certificate: %w", err)
+		}
+		watchers = append(watchers, w)
+		metricsOpts.TLSOpts = append(metricsOpts.TLSOpts, func(c *tls.Config) { c.GetCertificate = w.GetCertificate })
+	}
+
+	cacheOpts := cache.Options{}
+	if ns := splitList(o.watchNamespaces); len(ns) > 0 {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for _, n := range ns {
+			cacheOpts.DefaultNamespaces[n] = cache.Config{}
+		}
+	}
+
+	renewDeadline, leaseDuration, retryPeriod := 10*time.Second, 15*time.Second, 2*time.Second
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsOpts,
+		WebhookServer:                 webhook.NewServer(webhookOpts),
+		HealthProbeBindAddress:        o.probeAddr,
+		LeaderElection:                o.enableLeaderElection,
+		LeaderElectionID:              o.leaderElectionID,
+		LeaderElectionNamespace:       o.leaderElectionNS,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &leaseDuration,
+		RenewDeadline:                 &renewDeadline,
+		RetryPeriod:                   &retryPeriod,
+		Cache:                         cacheOpts,
+	})
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+
+	if err := setupControllers(mgr); err != nil {
+		return err
+	}
+	if o.enableWebhooks {
+		if err := setupWebhooks(mgr); err != nil {
+			return err
+		}
+	}
+	// +kubebuilder:scaffold:builder
+
+	for _, w := range watchers {
+		if err := mgr.Add(w); err != nil {
+			return fmt.Errorf("adding certificate watcher: %w", err)
+		}
+	}
+
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("adding health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return fmt.Errorf("adding ready check: %w", err)
+	}
+	if o.enableWebhooks {
+		if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+			return fmt.Errorf("adding webhook ready check: %w", err)
+		}
+	}
+
+	setupLog.Info("starting manager")
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("running manager: %w", err)
+	}
+	return nil
+}
+
+// setupControllers registers every reconciler with the manager.
+func setupControllers(mgr ctrl.Manager) error {
+	return errors.Join(
+		(&quarkscontroller.QuarksJobReconciler{
+			Client: mgr.GetClient(),
+			Scheme: mgr.GetScheme(),
+		}).SetupWithManager(mgr),
+		(&batchcontroller.ReactiveJobReconciler{
+			Client: mgr.GetClient(),
+			Scheme: mgr.GetScheme(),
+		}).SetupWithManager(mgr),
+		(&batchcontroller.NodeJobReconciler{
+			Client: mgr.GetClient(),
+			Scheme: mgr.GetScheme(),
+		}).SetupWithManager(mgr),
+		(&batchcontroller.NodeJobRunReconciler{
+			Client: mgr.GetClient(),
+			Scheme: mgr.GetScheme(),
+		}).SetupWithManager(mgr),
+	)
+}
+
+// setupWebhooks registers every admission webhook with the manager.
+func setupWebhooks(mgr ctrl.Manager) error {
+	return errors.Join(
+		webhookquarksv1alpha1.SetupQuarksJobWebhookWithManager(mgr),
+		webhookbatchv1alpha1.SetupReactiveJobWebhookWithManager(mgr),
+		webhookbatchv1alpha1.SetupNodeJobWebhookWithManager(mgr),
+	)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for p := range strings.SplitSeq(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
