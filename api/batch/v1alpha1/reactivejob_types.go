@@ -152,7 +152,7 @@ type ReactiveJobStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Job",type=string,JSONPath=`.status.currentJobName`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
-// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="Too long: may not be more than 63 characters (used as a label value)",fieldPath=".metadata.name",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name: Too long: may not be more than 63 characters (used as a label value)"
 
 // ReactiveJob runs its Job template again whenever the template changes.
 type ReactiveJob struct {
