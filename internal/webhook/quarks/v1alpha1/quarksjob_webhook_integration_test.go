@@ -1,0 +1,107 @@
+/*
+Copyright 2026 The jobkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/test/utils"
+)
+
+// warnings collects the admission warnings the API server returns.
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnings) HandleWarningHeader(_ int, _ string, msg string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, msg)
+}
+
+var _ = Describe("QuarksJob webhooks called by the API server", func() {
+	var (
+		ns     string
+		warned *warnings
+		c      client.Client
+	)
+
+	BeforeEach(func() {
+		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "qj-webhook-"}}
+		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		ns = n.Name
+
+		warned = &warnings{}
+		wcfg := rest.CopyConfig(cfg)
+		wcfg.WarningHandler = warned
+		var err error
+		c, err = client.New(wcfg, client.Options{Scheme: scheme.Scheme})
+		Expect(err).NotTo(HaveOccurred())
+	})
+
+	readExample := func(name string) *quarksv1alpha1.QuarksJob {
+		path := filepath.Join(utils.RepoRoot(), "..", "shared", "examples", "quarks", name)
+		data, err := os.ReadFile(path)
+		if os.IsNotExist(err) {
+			Skip("the upstream examples are not beside the repository")
+		}
+		Expect(err).NotTo(HaveOccurred())
+		var qj quarksv1alpha1.QuarksJob
+		Expect(yaml.UnmarshalStrict(data, &qj)).To(Succeed())
+		qj.Namespace = ns
+		return &qj
+	}
+
+	It("admits the upstream output example and warns about the misplaced backoffLimit", func() {
+		qj := readExample("qjob_output.yaml")
+		Expect(c.Create(ctx, qj)).To(Succeed())
+		Expect(warned.msgs).To(ContainElement(
+			"spec.template.backoffLimit is misplaced; use spec.template.spec.backoffLimit"))
+	})
+
+	It("QJ-X5 denies an outputMap entry that names no container", func() {
+		qj := readExample("qjob_output.yaml")
+		qj.Spec.Output.OutputMap["nope"] = qj.Spec.Output.OutputMap["jsonout"]
+		err := c.Create(ctx, qj)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "error: %v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.output.outputMap[nope]"))
+		Expect(err.Error()).To(ContainSubstring("container not found in template"))
+	})
+
+	It("QJ-X9 denies a container named like the operator's sidecar", func() {
+		qj := readExample("qjob_output.yaml")
+		qj.Spec.Template.Spec.Template.Spec.Containers[0].Name = quarksv1alpha1.OutputPersistContainerName
+		err := c.Create(ctx, qj)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "error: %v", err)
+		Expect(err.Error()).To(ContainSubstring("reserved by the operator"))
+	})
+})
