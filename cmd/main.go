@@ -148,66 +148,9 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 		}
 	}
 
-	var tlsOpts []func(*tls.Config)
-	if !o.enableHTTP2 {
-		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
-	}
-
-	var watchers []*certwatcher.CertWatcher
-	webhookOpts := webhook.Options{Port: o.webhookPort, TLSOpts: tlsOpts}
-	if o.webhookCertPath != "" {
-		w, err := certwatcher.New(filepath.Join(o.webhookCertPath, o.webhookCertName),
-			filepath.Join(o.webhookCertPath, o.webhookCertKey))
-		if err != nil {
-			return fmt.Errorf("loading webhook certificate: %w", err)
-		}
-		watchers = append(watchers, w)
-		webhookOpts.TLSOpts = append(webhookOpts.TLSOpts, func(c *tls.Config) { c.GetCertificate = w.GetCertificate })
-	}
-
-	metricsOpts := metricsserver.Options{
-		BindAddress:   o.metricsAddr,
-		SecureServing: o.metricsSecure,
-		TLSOpts:       tlsOpts,
-	}
-	if o.metricsSecure {
-		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
-	}
-	if o.metricsCertPath != "" {
-		w, err := certwatcher.New(filepath.Join(o.metricsCertPath, o.metricsCertName),
-			filepath.Join(o.metricsCertPath, o.metricsCertKey))
-		if err != nil {
-			return fmt.Errorf("loading metrics certificate: %w", err)
-		}
-		watchers = append(watchers, w)
-		metricsOpts.TLSOpts = append(metricsOpts.TLSOpts, func(c *tls.Config) { c.GetCertificate = w.GetCertificate })
-	}
-
-	cacheOpts := cache.Options{}
-	if ns := splitList(o.watchNamespaces); len(ns) > 0 {
-		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
-		for _, n := range ns {
-			cacheOpts.DefaultNamespaces[n] = cache.Config{}
-		}
-	}
-
-	renewDeadline, leaseDuration, retryPeriod := 10*time.Second, 15*time.Second, 2*time.Second
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        scheme,
-		Metrics:                       metricsOpts,
-		WebhookServer:                 webhook.NewServer(webhookOpts),
-		HealthProbeBindAddress:        o.probeAddr,
-		LeaderElection:                o.enableLeaderElection,
-		LeaderElectionID:              o.leaderElectionID,
-		LeaderElectionNamespace:       o.leaderElectionNS,
-		LeaderElectionReleaseOnCancel: true,
-		LeaseDuration:                 &leaseDuration,
-		RenewDeadline:                 &renewDeadline,
-		RetryPeriod:                   &retryPeriod,
-		Cache:                         cacheOpts,
-	})
+	mgr, watchers, err := newManager(cfg, &o)
 	if err != nil {
-		return fmt.Errorf("creating manager: %w", err)
+		return err
 	}
 
 	if err := setupControllers(mgr); err != nil {
@@ -243,6 +186,81 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 		return fmt.Errorf("running manager: %w", err)
 	}
 	return nil
+}
+
+// newManager builds the manager from the options. The returned certificate
+// watchers reload the webhook and metrics certificates and must be added to it.
+func newManager(cfg *rest.Config, o *options) (ctrl.Manager, []*certwatcher.CertWatcher, error) {
+	var tlsOpts []func(*tls.Config)
+	if !o.enableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+
+	var watchers []*certwatcher.CertWatcher
+	webhookOpts := webhook.Options{Port: o.webhookPort, TLSOpts: tlsOpts}
+	if o.webhookCertPath != "" {
+		w, opt, err := certWatcher(o.webhookCertPath, o.webhookCertName, o.webhookCertKey)
+		if err != nil {
+			return nil, nil, fmt.Errorf("loading webhook certificate: %w", err)
+		}
+		watchers = append(watchers, w)
+		webhookOpts.TLSOpts = append(webhookOpts.TLSOpts, opt)
+	}
+
+	metricsOpts := metricsserver.Options{
+		BindAddress:   o.metricsAddr,
+		SecureServing: o.metricsSecure,
+		TLSOpts:       tlsOpts,
+	}
+	if o.metricsSecure {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	if o.metricsCertPath != "" {
+		w, opt, err := certWatcher(o.metricsCertPath, o.metricsCertName, o.metricsCertKey)
+		if err != nil {
+			return nil, nil, fmt.Errorf("loading metrics certificate: %w", err)
+		}
+		watchers = append(watchers, w)
+		metricsOpts.TLSOpts = append(metricsOpts.TLSOpts, opt)
+	}
+
+	cacheOpts := cache.Options{}
+	if ns := splitList(o.watchNamespaces); len(ns) > 0 {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for _, n := range ns {
+			cacheOpts.DefaultNamespaces[n] = cache.Config{}
+		}
+	}
+
+	renewDeadline, leaseDuration, retryPeriod := 10*time.Second, 15*time.Second, 2*time.Second
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsOpts,
+		WebhookServer:                 webhook.NewServer(webhookOpts),
+		HealthProbeBindAddress:        o.probeAddr,
+		LeaderElection:                o.enableLeaderElection,
+		LeaderElectionID:              o.leaderElectionID,
+		LeaderElectionNamespace:       o.leaderElectionNS,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &leaseDuration,
+		RenewDeadline:                 &renewDeadline,
+		RetryPeriod:                   &retryPeriod,
+		Cache:                         cacheOpts,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating manager: %w", err)
+	}
+	return mgr, watchers, nil
+}
+
+// certWatcher watches a certificate and key in dir and returns the TLS option
+// that serves the current pair.
+func certWatcher(dir, certName, keyName string) (*certwatcher.CertWatcher, func(*tls.Config), error) {
+	w, err := certwatcher.New(filepath.Join(dir, certName), filepath.Join(dir, keyName))
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, func(c *tls.Config) { c.GetCertificate = w.GetCertificate }, nil
 }
 
 // setupControllers registers every reconciler with the manager.

@@ -19,10 +19,14 @@ package utils
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // RepoRoot returns the repository root, found from this source file's location.
@@ -43,9 +47,9 @@ func EnvtestAssets() (string, error) {
 		return "", err
 	}
 	sort.Strings(dirs)
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if _, err := os.Stat(filepath.Join(dirs[i], "kube-apiserver")); err == nil {
-			return dirs[i], nil
+	for _, dir := range slices.Backward(dirs) {
+		if _, err := os.Stat(filepath.Join(dir, "kube-apiserver")); err == nil {
+			return dir, nil
 		}
 	}
 	return "", fmt.Errorf("no envtest binaries: run `make envtest` or set KUBEBUILDER_ASSETS")
@@ -59,4 +63,24 @@ func CRDPaths() []string {
 // WebhookPaths returns the directories holding the generated webhook configurations.
 func WebhookPaths() []string {
 	return []string{filepath.Join(RepoRoot(), "config", "webhook")}
+}
+
+// Kubectl runs kubectl from the envtest assets as a cluster admin of env and
+// returns its standard output, or its standard error with the error.
+func Kubectl(env *envtest.Environment, args ...string) (string, error) {
+	admin, err := env.AddUser(envtest.User{Name: "kubectl-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", err
+	}
+	k, err := admin.Kubectl()
+	if err != nil {
+		return "", err
+	}
+	stdout, stderr, err := k.Run(args...)
+	if err != nil {
+		msg, _ := io.ReadAll(stderr)
+		return string(msg), err
+	}
+	out, err := io.ReadAll(stdout)
+	return string(out), err
 }

@@ -18,7 +18,6 @@ package batch
 
 import (
 	"context"
-	"io"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -102,14 +101,7 @@ var _ = AfterSuite(func() {
 	Expect(testEnv.Stop()).To(Succeed())
 })
 
-// kubectl runs the envtest kubectl against the test control plane and returns
-// its standard output, or its standard error with the error.
+// kubectl runs kubectl against the test control plane.
 func kubectl(args ...string) (string, error) {
-	stdout, stderr, err := testEnv.ControlPlane.KubeCtl().Run(args...)
-	if err != nil {
-		msg, _ := io.ReadAll(stderr)
-		return string(msg), err
-	}
-	out, err := io.ReadAll(stdout)
-	return string(out), err
+	return utils.Kubectl(testEnv, args...)
 }

@@ -17,6 +17,7 @@ limitations under the License.
 package quarks
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,9 +91,7 @@ var _ = Describe("quarks.cloudfoundry.org CRD", func() {
 				"apiVersion": "quarks.cloudfoundry.org/v1alpha1", "kind": "QuarksJob",
 				"metadata": map[string]any{"name": "invalid", "namespace": ns},
 			}}
-			for k, v := range obj {
-				u.Object[k] = v
-			}
+			maps.Copy(u.Object, obj)
 			if name, ok := obj["name"].(string); ok {
 				u.SetName(name)
 				delete(u.Object, "name")

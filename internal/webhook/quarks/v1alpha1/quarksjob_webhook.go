@@ -90,7 +90,7 @@ func defaultQuarksJob(qj *quarksv1alpha1.QuarksJob) {
 	}
 }
 
-// +kubebuilder:webhook:path=/validate-quarks-cloudfoundry-org-v1alpha1-quarksjob,mutating=false,failurePolicy=fail,sideEffects=None,groups=quarks.cloudfoundry.org,resources=quarksjobs,verbs=create;update,versions=v1alpha1,name=vquarksjob-v1alpha1.kb.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/validate-quarks-cloudfoundry-org-v1alpha1-quarksjob,mutating=false,failurePolicy=fail,sideEffects=None,groups=quarks.cloudfoundry.org,resources=quarksjobs,verbs=create;update,versions=v1alpha1,name=vquarksjob-v1alpha1.kb.io,admissionReviewVersions=v1,patch=`{"matchConditions":[{"name":"create-or-spec-changed","expression":"request.operation == 'CREATE' || object.spec != oldObject.spec"}]}`
 
 // QuarksJobCustomValidator checks the rules of a QuarksJob that the CRD schema cannot express.
 type QuarksJobCustomValidator struct{}
