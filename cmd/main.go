@@ -85,6 +85,7 @@ type options struct {
 	enableWebhooks       bool
 	enableHTTP2          bool
 	watchNamespaces      string
+	reactiveJobWorkers   int
 	zap                  zap.Options
 }
 
@@ -113,6 +114,7 @@ func (o *options) bindFlags(fs *flag.FlagSet) {
 		"Enable HTTP/2 for the metrics and webhook servers (off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "",
 		"Comma-separated namespaces to watch. Empty watches all namespaces.")
+	fs.IntVar(&o.reactiveJobWorkers, "reactivejob-concurrency", 4, "The number of ReactiveJobs reconciled at once.")
 	o.zap.Development = false
 	o.zap.BindFlags(fs)
 }
@@ -153,7 +155,7 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 		return err
 	}
 
-	if err := setupControllers(mgr); err != nil {
+	if err := setupControllers(mgr, &o); err != nil {
 		return err
 	}
 	if o.enableWebhooks {
@@ -264,15 +266,17 @@ func certWatcher(dir, certName, keyName string) (*certwatcher.CertWatcher, func(
 }
 
 // setupControllers registers every reconciler with the manager.
-func setupControllers(mgr ctrl.Manager) error {
+func setupControllers(mgr ctrl.Manager, o *options) error {
 	return errors.Join(
 		(&quarkscontroller.QuarksJobReconciler{
 			Client: mgr.GetClient(),
 			Scheme: mgr.GetScheme(),
 		}).SetupWithManager(mgr),
 		(&batchcontroller.ReactiveJobReconciler{
-			Client: mgr.GetClient(),
-			Scheme: mgr.GetScheme(),
+			Client:                  mgr.GetClient(),
+			Scheme:                  mgr.GetScheme(),
+			Namespaces:              splitList(o.watchNamespaces),
+			MaxConcurrentReconciles: o.reactiveJobWorkers,
 		}).SetupWithManager(mgr),
 		(&batchcontroller.NodeJobReconciler{
 			Client: mgr.GetClient(),

@@ -39,6 +39,26 @@ const (
 	ReactiveJobFinalizer = "batch.cs.sap.com/reactivejob-operator"
 )
 
+// Reasons of the ReactiveJob's Reconciling and Stalled conditions.
+const (
+	// ReactiveJobReasonJobActive means the current Job is pending or running.
+	ReactiveJobReasonJobActive = "JobActive"
+	// ReactiveJobReasonJobSuspended means the current Job is suspended.
+	ReactiveJobReasonJobSuspended = "JobSuspended"
+	// ReactiveJobReasonWaitingForActiveJob means a new Job waits for an active one under concurrencyPolicy Forbid.
+	ReactiveJobReasonWaitingForActiveJob = "WaitingForActiveJob"
+	// ReactiveJobReasonRetryingAfterError means a transient API error interrupted the work for this generation.
+	ReactiveJobReasonRetryingAfterError = "RetryingAfterError"
+	// ReactiveJobReasonJobFailed means the current Job failed.
+	ReactiveJobReasonJobFailed = "JobFailed"
+	// ReactiveJobReasonJobDeleted means the current Job was deleted before it finished.
+	ReactiveJobReasonJobDeleted = "JobDeleted"
+	// ReactiveJobReasonInvalidJobTemplate means the API server rejected the Job as invalid.
+	ReactiveJobReasonInvalidJobTemplate = "InvalidJobTemplate"
+	// ReactiveJobReasonJobCreationForbidden means the API server refused to create the Job, e.g. by quota.
+	ReactiveJobReasonJobCreationForbidden = "JobCreationForbidden"
+)
+
 // ConcurrencyPolicy says what happens when a run is due while another is active.
 // +kubebuilder:validation:Enum=Allow;Forbid;Replace
 type ConcurrencyPolicy string
@@ -143,6 +163,11 @@ type ReactiveJobStatus struct {
 	// lastHandledRerun is the value of the batch.cs.sap.com/rerun annotation last acted on.
 	// +optional
 	LastHandledRerun string `json:"lastHandledRerun,omitempty"`
+
+	// templateHash is the canonical hash of the template the current Job was created from. It lets a
+	// generation change that leaves the template as it was create no Job, even after the current Job is gone.
+	// +optional
+	TemplateHash string `json:"templateHash,omitempty"`
 }
 
 // +kubebuilder:object:root=true

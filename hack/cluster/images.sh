@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Builds the images of the local cluster without a container engine, as image
+# tarballs in .state/cluster/images/, and pushes them to the cluster's registry
+# when it runs (the registry also loads every tarball there when it starts).
+#
+# usage: hack/cluster/images.sh [cluster|cert-manager|operator|all]...
+#   cluster       pause, the busybox stand-in (busybox and alpine), CoreDNS
+#   cert-manager  cert-manager's controller, webhook and cainjector
+#   operator      the operator ($IMG, default jobkeeper:latest): /manager and
+#                 /output-persist on a distroless-like base (nonroot 65532)
+# A cluster image is rebuilt when its binary is newer than its tarball; the
+# operator image is rebuilt every time (go build reuses its cache).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+IMAGES=$STATE/images
+WORK=$STATE/image-build
+mkdir -p "$IMAGES" "$WORK"
+built=()
+
+# base DIR: the files of a distroless static image: users root, nobody and
+# nonroot (65532), CA certificates, time zones, /tmp.
+base() {
+  local d=$1
+  rm -rf "$d"
+  mkdir -p "$d/etc/ssl/certs" "$d/usr/share" "$d/tmp" "$d/home/nonroot" "$d/root"
+  chmod 1777 "$d/tmp"
+  chmod 700 "$d/root" "$d/home/nonroot"
+  cat >"$d/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
+nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin
+EOF
+  cat >"$d/etc/group" <<'EOF'
+root:x:0:
+nobody:x:65534:
+nonroot:x:65532:
+EOF
+  echo 'hosts: files dns' >"$d/etc/nsswitch.conf"
+  cp /etc/ssl/certs/ca-certificates.crt "$d/etc/ssl/certs/ca-certificates.crt"
+  cp -a /usr/share/zoneinfo "$d/usr/share/zoneinfo"
+}
+
+# pack NAME ROOTFS IMAGETOOL-BUILD-FLAGS...: ROOTFS as image tarball NAME.tar.
+pack() {
+  local name=$1 rootfs=$2; shift 2
+  "$TOOLS/imagetool" build --rootfs "$rootfs" --out "$IMAGES/$name.tar" "$@"
+  built+=("$IMAGES/$name.tar")
+}
+
+# stale NAME INPUT...: whether NAME.tar is missing or older than an input.
+stale() {
+  local tar=$IMAGES/$1.tar f; shift
+  [ -f "$tar" ] || return 0
+  for f in "$@" "$TOOLS/imagetool"; do [ "$f" -nt "$tar" ] && return 0; done
+  return 1
+}
+
+cluster_images() {
+  build_imagetool
+  build_coredns
+  local d
+  if stale pause "$TOOLS/pause"; then
+    d=$WORK/pause && rm -rf "$d" && mkdir -p "$d"
+    cp "$TOOLS/pause" "$d/pause"
+    pack pause "$d" --ref "$PAUSE_IMAGE" --entrypoint /pause --user 65535:65535
+  fi
+  if stale busybox /bin/busybox; then
+    # A stand-in for busybox and alpine: Debian's static busybox with every
+    # applet linked at its usual path.
+    d=$WORK/busybox && rm -rf "$d" && mkdir -p "$d/bin" "$d/tmp" "$d/root" "$d/etc" "$d/var/tmp"
+    chmod 1777 "$d/tmp" "$d/var/tmp"
+    cp /bin/busybox "$d/bin/busybox"
+    local applet
+    for applet in $(/bin/busybox --list-full); do
+      [ "$applet" = bin/busybox ] && continue
+      mkdir -p "$d/$(dirname "$applet")"
+      ln -sf /bin/busybox "$d/$applet"
+    done
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$d/etc/passwd"
+    printf 'root:x:0:\nnobody:x:65534:\n' >"$d/etc/group"
+    pack busybox "$d" --ref docker.io/library/busybox:latest --ref docker.io/library/alpine:latest \
+      --cmd sh --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+  fi
+  if stale coredns "$TOOLS/coredns-$COREDNS_VERSION"; then
+    d=$WORK/coredns && base "$d"
+    cp "$TOOLS/coredns-$COREDNS_VERSION" "$d/coredns"
+    pack coredns "$d" --ref "$COREDNS_IMAGE" --entrypoint /coredns --user 65532:65532
+  fi
+}
+
+cert_manager_images() {
+  build_imagetool
+  build_cert_manager
+  local c d bins
+  bins=$(cert_manager_dir)
+  for c in controller webhook cainjector; do
+    stale "cert-manager-$c" "$bins/$c" || continue
+    d=$WORK/cert-manager-$c && base "$d"
+    cp "$bins/$c" "$d/$c"
+    pack "cert-manager-$c" "$d" --ref "$CERT_MANAGER_IMAGE_PREFIX-$c:$CERT_MANAGER_VERSION" --entrypoint "/$c" --user 65532:65532
+  done
+}
+
+operator_image() {
+  build_imagetool
+  local d=$WORK/operator ref=$IMG
+  base "$d"
+  log "building the manager and output-persist"
+  (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$d/manager" ./cmd &&
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$d/output-persist" ./cmd/output-persist)
+  pack operator "$d" --ref "$ref" --entrypoint /manager --user 65532:65532 \
+    --env PATH=/usr/local/bin:/usr/bin:/bin --env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+}
+
+[ $# -gt 0 ] || set -- all
+for what in "$@"; do
+  case "$what" in
+    cluster) cluster_images ;;
+    cert-manager) cert_manager_images ;;
+    operator) operator_image ;;
+    all) cluster_images; cert_manager_images; operator_image ;;
+    *) die "unknown image set $what" ;;
+  esac
+done
+
+if [ ${#built[@]} -gt 0 ] && running registry; then
+  "$TOOLS/imagetool" push --registry "$REGISTRY_ADDR" "${built[@]}"
+fi
