@@ -86,6 +86,7 @@ type options struct {
 	enableHTTP2          bool
 	watchNamespaces      string
 	reactiveJobWorkers   int
+	rjAuthorizeCreate    bool
 	zap                  zap.Options
 }
 
@@ -115,6 +116,8 @@ func (o *options) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "",
 		"Comma-separated namespaces to watch. Empty watches all namespaces.")
 	fs.IntVar(&o.reactiveJobWorkers, "reactivejob-concurrency", 4, "The number of ReactiveJobs reconciled at once.")
+	fs.BoolVar(&o.rjAuthorizeCreate, "reactivejob-authorize-job-create", false,
+		"Deny ReactiveJobs from users who may not create jobs.batch in the namespace themselves.")
 	o.zap.Development = false
 	o.zap.BindFlags(fs)
 }
@@ -159,7 +162,7 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 		return err
 	}
 	if o.enableWebhooks {
-		if err := setupWebhooks(mgr); err != nil {
+		if err := setupWebhooks(mgr, &o); err != nil {
 			return err
 		}
 	}
@@ -290,10 +293,11 @@ func setupControllers(mgr ctrl.Manager, o *options) error {
 }
 
 // setupWebhooks registers every admission webhook with the manager.
-func setupWebhooks(mgr ctrl.Manager) error {
+func setupWebhooks(mgr ctrl.Manager, o *options) error {
 	return errors.Join(
 		webhookquarksv1alpha1.SetupQuarksJobWebhookWithManager(mgr),
-		webhookbatchv1alpha1.SetupReactiveJobWebhookWithManager(mgr),
+		webhookbatchv1alpha1.SetupReactiveJobWebhookWithManager(mgr,
+			webhookbatchv1alpha1.ReactiveJobWebhookOptions{AuthorizeJobCreate: o.rjAuthorizeCreate}),
 		webhookbatchv1alpha1.SetupNodeJobWebhookWithManager(mgr),
 	)
 }

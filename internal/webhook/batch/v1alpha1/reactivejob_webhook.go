@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -39,13 +40,24 @@ const maxLabelValueName = 63
 
 var reactivejobLog = logf.Log.WithName("reactivejob-webhook")
 
+// ReactiveJobWebhookOptions configures the ReactiveJob webhooks.
+type ReactiveJobWebhookOptions struct {
+	// AuthorizeJobCreate denies users who may not create jobs.batch in the
+	// ReactiveJob's namespace, so that a ReactiveJob cannot lend them the
+	// operator's right to create Jobs (RJ-A8).
+	AuthorizeJobCreate bool
+}
+
 // SetupReactiveJobWebhookWithManager registers the ReactiveJob webhooks with the manager.
-func SetupReactiveJobWebhookWithManager(mgr ctrl.Manager) error {
+func SetupReactiveJobWebhookWithManager(mgr ctrl.Manager, opts ReactiveJobWebhookOptions) error {
 	return ctrl.NewWebhookManagedBy(mgr, &batchv1alpha1.ReactiveJob{}).
 		WithDefaulter(&ReactiveJobCustomDefaulter{}).
-		WithValidator(&ReactiveJobCustomValidator{Client: mgr.GetClient()}).
+		WithValidator(&ReactiveJobCustomValidator{Client: mgr.GetClient(), AuthorizeJobCreate: opts.AuthorizeJobCreate}).
 		Complete()
 }
+
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=create
 
 // +kubebuilder:webhook:path=/mutate-batch-cs-sap-com-v1alpha1-reactivejob,mutating=true,failurePolicy=fail,sideEffects=None,timeoutSeconds=10,groups=batch.cs.sap.com,resources=reactivejobs,verbs=create;update,versions=v1alpha1,name=mreactivejob-v1alpha1.kb.io,admissionReviewVersions=v1
 
@@ -68,8 +80,10 @@ func (d *ReactiveJobCustomDefaulter) Default(_ context.Context, rj *batchv1alpha
 // of the CRD schema, it dry-runs the creation of the Job built from the template,
 // so that the API server's own Job validation answers at admission.
 type ReactiveJobCustomValidator struct {
-	// Client creates the dry-run Job.
+	// Client creates the dry-run Job and the SubjectAccessReviews.
 	Client client.Client
+	// AuthorizeJobCreate checks that the requesting user may create Jobs.
+	AuthorizeJobCreate bool
 }
 
 var _ admission.Validator[*batchv1alpha1.ReactiveJob] = &ReactiveJobCustomValidator{}
@@ -96,6 +110,11 @@ func (v *ReactiveJobCustomValidator) ValidateDelete(_ context.Context, _ *batchv
 func (v *ReactiveJobCustomValidator) validate(ctx context.Context, rj *batchv1alpha1.ReactiveJob) error {
 	errs := validateReactiveJobName(field.NewPath("metadata", "name"), rj.Name)
 	errs = append(errs, validateJobTemplateMetadata(field.NewPath("spec", "jobTemplate", "metadata"), &rj.Spec.JobTemplate.ObjectMeta)...)
+	if len(errs) == 0 && v.AuthorizeJobCreate {
+		if err := v.authorizeJobCreate(ctx, rj); err != nil {
+			return err
+		}
+	}
 	if len(errs) == 0 {
 		dryRunErrs, err := v.dryRunJob(ctx, field.NewPath("spec", "jobTemplate"), rj)
 		if err != nil {
@@ -107,6 +126,37 @@ func (v *ReactiveJobCustomValidator) validate(ctx context.Context, rj *batchv1al
 		return nil
 	}
 	return apierrors.NewInvalid(schema.GroupKind{Group: batchv1alpha1.GroupVersion.Group, Kind: "ReactiveJob"}, rj.Name, errs)
+}
+
+// authorizeJobCreate asks the API server whether the requesting user may create
+// Jobs in the ReactiveJob's namespace, and denies with 403 when not.
+func (v *ReactiveJobCustomValidator) authorizeJobCreate(ctx context.Context, rj *batchv1alpha1.ReactiveJob) error {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	extra := map[string]authorizationv1.ExtraValue{}
+	for k, vals := range req.UserInfo.Extra {
+		extra[k] = authorizationv1.ExtraValue(vals)
+	}
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User:   req.UserInfo.Username,
+		UID:    req.UserInfo.UID,
+		Groups: req.UserInfo.Groups,
+		Extra:  extra,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Namespace: rj.Namespace, Verb: "create", Group: "batch", Resource: "jobs",
+		},
+	}}
+	if err := v.Client.Create(ctx, sar); err != nil {
+		return fmt.Errorf("checking whether %s may create jobs: %w", req.UserInfo.Username, err)
+	}
+	if sar.Status.Allowed {
+		return nil
+	}
+	return apierrors.NewForbidden(schema.GroupResource{Group: batchv1alpha1.GroupVersion.Group, Resource: "reactivejobs"}, rj.Name,
+		field.Forbidden(field.NewPath("spec", "jobTemplate"),
+			fmt.Sprintf("user %q may not create jobs.batch in namespace %q", req.UserInfo.Username, rj.Namespace)))
 }
 
 // validateReactiveJobName rejects names that cannot be a label value.

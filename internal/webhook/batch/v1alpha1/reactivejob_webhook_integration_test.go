@@ -17,17 +17,26 @@ limitations under the License.
 package v1alpha1
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/test/utils"
 )
 
 var _ = Describe("ReactiveJob webhooks called by the API server", func() {
@@ -78,5 +87,101 @@ var _ = Describe("ReactiveJob webhooks called by the API server", func() {
 		err := k8sClient.Update(ctx, rj)
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "error: %v", err)
 		Expect(err.Error()).To(ContainSubstring("job template is invalid"))
+	})
+})
+
+var _ = Describe("ReactiveJob admission rules", func() {
+	var ns string
+
+	BeforeEach(func() {
+		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "rj-admission-"}}
+		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		ns = n.Name
+	})
+
+	newReactiveJob := func(name string) *batchv1alpha1.ReactiveJob {
+		return &batchv1alpha1.ReactiveJob{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec: batchv1alpha1.ReactiveJobSpec{JobTemplate: batchv1.JobTemplateSpec{
+				Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+					RestartPolicy: corev1.RestartPolicyNever,
+					Containers:    []corev1.Container{{Name: "main", Image: "alpine"}},
+				}}},
+			}},
+		}
+	}
+
+	// clientAs returns a client for a user allowed the given rules in ns.
+	clientAs := func(user string, rules ...rbacv1.PolicyRule) client.Client {
+		Expect(k8sClient.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: ns}, Rules: rules})).To(Succeed())
+		Expect(k8sClient.Create(ctx, &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: ns},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: user},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+		})).To(Succeed())
+		u, err := testEnv.AddUser(envtest.User{Name: user}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		c, err := client.New(u.Config(), client.Options{Scheme: scheme.Scheme})
+		Expect(err).NotTo(HaveOccurred())
+		return c
+	}
+	reactiveJobRule := rbacv1.PolicyRule{APIGroups: []string{"batch.cs.sap.com"}, Resources: []string{"reactivejobs"},
+		Verbs: []string{"create", "get", "update"}}
+
+	It("RJ-A8 denies users who may not create Jobs themselves, with 403 at spec.jobTemplate", func() {
+		dev := clientAs("dev", reactiveJobRule)
+		err := dev.Create(ctx, newReactiveJob("borrowed"))
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "error: %v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.jobTemplate"))
+		Expect(err.Error()).To(ContainSubstring(`may not create jobs.batch`))
+
+		ops := clientAs("ops", reactiveJobRule,
+			rbacv1.PolicyRule{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"create"}})
+		Expect(ops.Create(ctx, newReactiveJob("own"))).To(Succeed())
+	})
+
+	It("RJ-X14 lets label-only updates through the matchConditions when the webhook is unreachable", func() {
+		rj := newReactiveJob("offline")
+		Expect(k8sClient.Create(ctx, rj)).To(Succeed())
+
+		// A copy of the generated validating webhook for ReactiveJobs that points nowhere.
+		data, err := os.ReadFile(filepath.Join(utils.RepoRoot(), "config", "webhook", "manifests.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		var offline *admissionregistrationv1.ValidatingWebhook
+		for doc := range strings.SplitSeq(string(data), "\n---") {
+			var cfg admissionregistrationv1.ValidatingWebhookConfiguration
+			Expect(yaml.Unmarshal([]byte(doc), &cfg)).To(Succeed())
+			for i := range cfg.Webhooks {
+				if cfg.Webhooks[i].Name == "vreactivejob-v1alpha1.kb.io" {
+					offline = cfg.Webhooks[i].DeepCopy()
+				}
+			}
+		}
+		Expect(offline).NotTo(BeNil())
+		Expect(offline.MatchConditions).NotTo(BeEmpty())
+		url := "https://127.0.0.1:1/offline"
+		offline.Name = "offline.jobkeeper.test"
+		offline.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url}
+		offline.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}
+		whc := &admissionregistrationv1.ValidatingWebhookConfiguration{
+			ObjectMeta: metav1.ObjectMeta{Name: "offline-" + ns},
+			Webhooks:   []admissionregistrationv1.ValidatingWebhook{*offline},
+		}
+		Expect(k8sClient.Create(ctx, whc)).To(Succeed())
+		DeferCleanup(func() { Expect(k8sClient.Delete(ctx, whc)).To(Succeed()) })
+
+		Eventually(func(g Gomega) {
+			cur := &batchv1alpha1.ReactiveJob{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rj), cur)).To(Succeed())
+			cur.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Image = "busybox"
+			err := k8sClient.Update(ctx, cur)
+			g.Expect(err).To(HaveOccurred())
+			g.Expect(err.Error()).To(ContainSubstring("offline.jobkeeper.test"))
+		}).Should(Succeed())
+
+		cur := &batchv1alpha1.ReactiveJob{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rj), cur)).To(Succeed())
+		cur.Labels = map[string]string{"only": "labels"}
+		Expect(k8sClient.Update(ctx, cur)).To(Succeed())
 	})
 })

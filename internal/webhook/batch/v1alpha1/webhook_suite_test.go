@@ -100,7 +100,7 @@ var _ = BeforeSuite(func() {
 	})
 	Expect(err).NotTo(HaveOccurred())
 
-	Expect(SetupReactiveJobWebhookWithManager(mgr)).To(Succeed())
+	Expect(SetupReactiveJobWebhookWithManager(mgr, ReactiveJobWebhookOptions{AuthorizeJobCreate: true})).To(Succeed())
 	Expect(SetupNodeJobWebhookWithManager(mgr)).To(Succeed())
 	// +kubebuilder:scaffold:webhook
 
