@@ -39,6 +39,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -87,6 +88,8 @@ type options struct {
 	watchNamespaces      string
 	reactiveJobWorkers   int
 	rjAuthorizeCreate    bool
+	operatorNamespace    string
+	quarksJobWorkers     int
 	zap                  zap.Options
 }
 
@@ -118,6 +121,9 @@ func (o *options) bindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.reactiveJobWorkers, "reactivejob-concurrency", 4, "The number of ReactiveJobs reconciled at once.")
 	fs.BoolVar(&o.rjAuthorizeCreate, "reactivejob-authorize-job-create", false,
 		"Deny ReactiveJobs from users who may not create jobs.batch in the namespace themselves.")
+	fs.StringVar(&o.operatorNamespace, "operator-namespace", defaultOperatorNamespace(),
+		"The namespace the operator keeps its own objects in (the configuration hash key).")
+	fs.IntVar(&o.quarksJobWorkers, "quarksjob-concurrency", 4, "The number of QuarksJobs reconciled at once.")
 	o.zap.Development = false
 	o.zap.BindFlags(fs)
 }
@@ -158,7 +164,7 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 		return err
 	}
 
-	if err := setupControllers(mgr, &o); err != nil {
+	if err := setupControllers(ctx, mgr, &o); err != nil {
 		return err
 	}
 	if o.enableWebhooks {
@@ -269,11 +275,24 @@ func certWatcher(dir, certName, keyName string) (*certwatcher.CertWatcher, func(
 }
 
 // setupControllers registers every reconciler with the manager.
-func setupControllers(mgr ctrl.Manager, o *options) error {
+func setupControllers(ctx context.Context, mgr ctrl.Manager, o *options) error {
+	// The manager's client reads from caches that start with the manager, so
+	// the hash key is read with a direct client.
+	direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme()})
+	if err != nil {
+		return err
+	}
+	hashKey, err := quarkscontroller.LoadOrCreateHashKey(ctx, direct, o.operatorNamespace)
+	if err != nil {
+		return err
+	}
 	return errors.Join(
 		(&quarkscontroller.QuarksJobReconciler{
-			Client: mgr.GetClient(),
-			Scheme: mgr.GetScheme(),
+			Client:                  mgr.GetClient(),
+			Scheme:                  mgr.GetScheme(),
+			Namespaces:              splitList(o.watchNamespaces),
+			HashKey:                 hashKey,
+			MaxConcurrentReconciles: o.quarksJobWorkers,
 		}).SetupWithManager(mgr),
 		(&batchcontroller.ReactiveJobReconciler{
 			Client:                  mgr.GetClient(),
@@ -300,6 +319,18 @@ func setupWebhooks(mgr ctrl.Manager, o *options) error {
 			webhookbatchv1alpha1.ReactiveJobWebhookOptions{AuthorizeJobCreate: o.rjAuthorizeCreate}),
 		webhookbatchv1alpha1.SetupNodeJobWebhookWithManager(mgr),
 	)
+}
+
+// defaultOperatorNamespace is $POD_NAMESPACE, else the namespace of the pod's
+// service account, else "default" (a local run).
+func defaultOperatorNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if ns, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil && len(ns) > 0 {
+		return strings.TrimSpace(string(ns))
+	}
+	return "default"
 }
 
 func splitList(s string) []string {

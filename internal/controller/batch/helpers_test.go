@@ -18,11 +18,8 @@ package batch
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"time"
 
-	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -36,12 +33,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/yaml"
 
 	"github.com/jobkeeper/jobkeeper/test/utils"
 )
@@ -57,31 +49,18 @@ func newNamespace(prefix string) string {
 // generated manager ClusterRole and nothing else.
 const managerUser = "jobkeeper-manager"
 
-// bindRole creates a ClusterRole from the generated manager role, changed by
-// mutate, and binds it to user.
+// bindRole binds the generated manager role, changed by mutate, to user.
 func bindRole(name, user string, mutate func(*rbacv1.ClusterRole)) *rbacv1.ClusterRole {
-	data, err := os.ReadFile(filepath.Join(utils.RepoRoot(), "config", "rbac", "role.yaml"))
+	role, err := utils.BindGeneratedRole(ctx, k8sClient, name, user, mutate)
 	Expect(err).NotTo(HaveOccurred())
-	role := &rbacv1.ClusterRole{}
-	Expect(yaml.Unmarshal(data, role)).To(Succeed())
-	role.Name = name
-	if mutate != nil {
-		mutate(role)
-	}
-	Expect(k8sClient.Create(ctx, role)).To(Succeed())
-	Expect(k8sClient.Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
-	})).To(Succeed())
 	return role
 }
 
 // userConfig returns a rest config authenticated as user, with no groups.
 func userConfig(user string) *rest.Config {
-	u, err := testEnv.AddUser(envtest.User{Name: user}, nil)
+	c, err := utils.UserConfig(testEnv, user)
 	Expect(err).NotTo(HaveOccurred())
-	return u.Config()
+	return c
 }
 
 // startReactiveJobController runs a manager with the ReactiveJob controller,
@@ -92,29 +71,18 @@ func startReactiveJobController(namespace string) (stop func()) {
 }
 
 func startReactiveJobControllerAs(namespace string, cfg *rest.Config) (stop func()) {
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:     scheme.Scheme,
-		Metrics:    metricsserver.Options{BindAddress: "0"},
-		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}},
-		Controller: config.Controller{SkipNameValidation: new(true)},
+	mctx, cancel := context.WithCancel(ctx)
+	done, err := utils.StartManager(mctx, cfg, scheme.Scheme, namespace, func(mgr ctrl.Manager) error {
+		return (&ReactiveJobReconciler{
+			Client:     mgr.GetClient(),
+			Scheme:     mgr.GetScheme(),
+			Namespaces: []string{namespace},
+		}).SetupWithManager(mgr)
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect((&ReactiveJobReconciler{
-		Client:     mgr.GetClient(),
-		Scheme:     mgr.GetScheme(),
-		Namespaces: []string{namespace},
-	}).SetupWithManager(mgr)).To(Succeed())
-
-	mctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer GinkgoRecover()
-		defer close(done)
-		Expect(mgr.Start(mctx)).To(Succeed())
-	}()
 	return func() {
 		cancel()
-		Eventually(done).WithTimeout(30 * time.Second).Should(BeClosed())
+		Eventually(done).WithTimeout(30 * time.Second).Should(Receive(BeNil()))
 	}
 }
 

@@ -18,40 +18,640 @@ package quarks
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/podrefs"
+	"github.com/jobkeeper/jobkeeper/internal/status"
 )
 
-// QuarksJobReconciler reconciles a QuarksJob object.
+// Event reasons of the QuarksJob controller (QJ-30).
+const (
+	EventCreateJob         = "CreateJob"
+	EventCreateJobError    = "CreateJobError"
+	EventRunQueued         = "RunQueued"
+	EventReferencesMissing = "ReferencesMissing"
+	EventRunSucceeded      = "RunSucceeded"
+	EventRunFailed         = "RunFailed"
+	EventDeletingJob       = "DeletingJob"
+	EventDeleteError       = "DeleteError"
+	EventUpdateError       = "UpdateError"
+	EventConfigHashRebased = "ConfigHashRebased"
+)
+
+const (
+	// jobOwnerIndex indexes the cached Jobs by their controller's UID.
+	jobOwnerIndex = "quarksjob.owner-uid"
+	// referenceIndex indexes QuarksJobs by what they reference: configmap/<name>,
+	// secret/<name> and vseries/<prefix>.
+	referenceIndex = "quarksjob.references"
+	// defaultFailedJobsHistoryLimit is the number of failed Jobs kept when unset.
+	defaultFailedJobsHistoryLimit = 1
+)
+
+// HashKey is the key of the configuration hash (QJ-13).
+type HashKey struct {
+	ID  string
+	Key []byte
+}
+
+// QuarksJobReconciler runs a QuarksJob's template as a Job when one of its
+// triggers fires, one run at a time, and cleans up after the run.
 type QuarksJobReconciler struct {
 	client.Client
 	Scheme *runtime.Scheme
+	// Recorder emits events.k8s.io Events; nil uses the manager's.
+	Recorder events.EventRecorder
+	// Clock tells the time; nil uses the real clock.
+	Clock clock.PassiveClock
+	// Namespaces limits the Job cache to these namespaces; empty means all.
+	Namespaces []string
+	// HashKey keys the hash of referenced configuration.
+	HashKey HashKey
+	// MaxConcurrentReconciles is the number of QuarksJobs reconciled at once (default 1).
+	MaxConcurrentReconciles int
+
+	apiReader client.Reader
+	jobs      client.Reader
 }
 
-// +kubebuilder:rbac:groups=quarks.cloudfoundry.org,resources=quarksjobs,verbs=get;list;watch
-// +kubebuilder:rbac:groups=quarks.cloudfoundry.org,resources=quarksjobs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=quarks.cloudfoundry.org,resources=quarksjobs,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=quarks.cloudfoundry.org,resources=quarksjobs/status,verbs=get;patch
+// +kubebuilder:rbac:groups=quarks.cloudfoundry.org,resources=quarksjobs/finalizers,verbs=update
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves a QuarksJob towards its desired state.
 func (r *QuarksJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	log := logf.FromContext(ctx)
-
-	var obj quarksv1alpha1.QuarksJob
-	if err := r.Get(ctx, req.NamespacedName, &obj); err != nil {
+	qj := &quarksv1alpha1.QuarksJob{}
+	if err := r.Get(ctx, req.NamespacedName, qj); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetMetrics(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	log.V(1).Info("observed", "generation", obj.Generation)
-	return ctrl.Result{}, nil
+	if !qj.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // Jobs and versioned Secrets go through their ownerReferences (QJ-19)
+	}
+	before := qj.DeepCopy()
+
+	var after []func(context.Context) error
+	err := r.reconcileRuns(ctx, qj, &after)
+	if _, perr := status.PatchIfChanged(ctx, r.Client, before, qj, &before.Status, &qj.Status); perr != nil {
+		return ctrl.Result{}, errors.Join(err, fmt.Errorf("patching status: %w", perr))
+	}
+	// Steps that must follow the status write: the strategy write-back and the
+	// deletion of a succeeded Job (QJ-17, QJ-F3).
+	for _, step := range after {
+		err = errors.Join(err, step(ctx))
+	}
+	return ctrl.Result{}, err
 }
 
-// SetupWithManager sets up the controller with the Manager.
+// reconcileRuns observes the active run, then starts the run that is due.
+func (r *QuarksJobReconciler) reconcileRuns(ctx context.Context, qj *quarksv1alpha1.QuarksJob, after *[]func(context.Context) error) error {
+	jobs, err := r.listJobs(ctx, qj)
+	if err != nil {
+		return err
+	}
+	if active, err := r.observeActiveRun(ctx, qj, jobs, after); err != nil || active {
+		return err
+	}
+
+	trigger, err := r.dueTrigger(ctx, qj)
+	if err != nil {
+		return err
+	}
+	if trigger == "" {
+		r.setIdle(qj)
+		return nil
+	}
+	return r.startRun(ctx, qj, trigger, after)
+}
+
+// listJobs returns the Jobs this QuarksJob controls.
+func (r *QuarksJobReconciler) listJobs(ctx context.Context, qj *quarksv1alpha1.QuarksJob) ([]*batchv1.Job, error) {
+	var list batchv1.JobList
+	if err := r.jobs.List(ctx, &list, client.InNamespace(qj.Namespace),
+		client.MatchingFields{jobOwnerIndex: string(qj.UID)}); err != nil {
+		return nil, fmt.Errorf("listing jobs: %w", err)
+	}
+	out := make([]*batchv1.Job, 0, len(list.Items))
+	for i := range list.Items {
+		if ownedBy(&list.Items[i], qj) {
+			out = append(out, &list.Items[i])
+		}
+	}
+	return out, nil
+}
+
+// observeActiveRun follows the Job of a running run and finishes the run when
+// the Job ends or disappears. It reports whether the run is still active.
+func (r *QuarksJobReconciler) observeActiveRun(ctx context.Context, qj *quarksv1alpha1.QuarksJob, jobs []*batchv1.Job,
+	after *[]func(context.Context) error) (bool, error) {
+	run := qj.Status.LastRun
+	if run == nil || run.Result != quarksv1alpha1.RunResultRunning {
+		return false, nil
+	}
+	idx := slices.IndexFunc(jobs, func(j *batchv1.Job) bool { return j.Name == run.Name })
+	if idx < 0 {
+		err := r.apiReader.Get(ctx, client.ObjectKey{Namespace: qj.Namespace, Name: run.Name}, &batchv1.Job{})
+		if err == nil {
+			return true, nil // the cache has not seen the Job yet; its event comes
+		}
+		if !apierrors.IsNotFound(err) {
+			return true, err
+		}
+		r.finishRun(qj, nil, quarksv1alpha1.RunReasonJobDeleted, fmt.Sprintf("job %s was deleted before it finished", run.Name))
+		return false, nil
+	}
+	job := jobs[idx]
+	cond := jobFinished(job)
+	if cond == nil {
+		r.setActive(ctx, qj)
+		return true, nil
+	}
+	if cond.Type == batchv1.JobComplete {
+		r.finishRun(qj, job, "", "")
+		*after = append(*after, func(ctx context.Context) error {
+			r.Recorder.Eventf(qj, job, corev1.EventTypeNormal, EventDeletingJob, "Delete", "deleting succeeded job %s", job.Name)
+			err := r.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground))
+			if client.IgnoreNotFound(err) != nil {
+				r.Recorder.Eventf(qj, job, corev1.EventTypeWarning, EventDeleteError, "Delete", "deleting job %s: %v", job.Name, err)
+				return fmt.Errorf("deleting job %s: %w", job.Name, err)
+			}
+			return nil
+		})
+		return false, nil
+	}
+	r.finishRun(qj, job, cond.Reason, cond.Message)
+	return false, r.pruneFailed(ctx, qj, jobs)
+}
+
+// finishRun records the end of the active run (QJ-17, QJ-18).
+func (r *QuarksJobReconciler) finishRun(qj *quarksv1alpha1.QuarksJob, job *batchv1.Job, reason, message string) {
+	run := qj.Status.LastRun
+	now := metav1.NewTime(r.Clock.Now())
+	run.CompletionTime = &now
+	if job != nil && job.Status.CompletionTime != nil {
+		run.CompletionTime = job.Status.CompletionTime
+	}
+	succeeded := job != nil && reason == "" && jobFinished(job).Type == batchv1.JobComplete
+	if succeeded {
+		run.Result = quarksv1alpha1.RunResultSucceeded
+		run.Reason, run.Message = "", ""
+		qj.Status.Completed = true
+		r.Recorder.Eventf(qj, job, corev1.EventTypeNormal, EventRunSucceeded, "Run", "run %d (job %s) succeeded", qj.Status.RunCount, run.Name)
+		observeRun(qj, run, "succeeded")
+	} else {
+		run.Result = quarksv1alpha1.RunResultFailed
+		run.Reason, run.Message = reason, message
+		qj.Status.Completed = false
+		r.Recorder.Eventf(qj, job, corev1.EventTypeWarning, EventRunFailed, "Run", "run %d (job %s) failed: %s: %s",
+			qj.Status.RunCount, run.Name, reason, message)
+		observeRun(qj, run, "failed")
+	}
+}
+
+// pruneFailed deletes failed Jobs beyond failedJobsHistoryLimit, oldest first (QJ-18).
+func (r *QuarksJobReconciler) pruneFailed(ctx context.Context, qj *quarksv1alpha1.QuarksJob, jobs []*batchv1.Job) error {
+	limit := defaultFailedJobsHistoryLimit
+	if qj.Spec.FailedJobsHistoryLimit != nil {
+		limit = int(*qj.Spec.FailedJobsHistoryLimit)
+	}
+	var failed []*batchv1.Job
+	for _, j := range jobs {
+		if c := jobFinished(j); c != nil && c.Type == batchv1.JobFailed && j.DeletionTimestamp == nil {
+			failed = append(failed, j)
+		}
+	}
+	if len(failed) <= limit {
+		return nil
+	}
+	slices.SortFunc(failed, func(a, b *batchv1.Job) int { return runNumber(a) - runNumber(b) })
+	for _, j := range failed[:len(failed)-limit] {
+		if err := r.Delete(ctx, j, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting failed job %s: %w", j.Name, err)
+		}
+	}
+	return nil
+}
+
+func runNumber(j *batchv1.Job) int {
+	n, _ := strconv.Atoi(j.Labels[quarksv1alpha1.RunNumberLabel])
+	return n
+}
+
+// dueTrigger returns the trigger of the run that is due, if any (QJ-1 to QJ-5, QJ-13, QJ-F3, QJ-F4).
+func (r *QuarksJobReconciler) dueTrigger(ctx context.Context, qj *quarksv1alpha1.QuarksJob) (quarksv1alpha1.RunTrigger, error) {
+	handled := qj.Status.LastRun != nil && qj.Status.LastRun.Generation == qj.Generation
+	switch qj.Spec.Trigger.Strategy {
+	case quarksv1alpha1.StrategyNow:
+		if !handled {
+			return quarksv1alpha1.RunTriggerNow, nil
+		}
+	case quarksv1alpha1.StrategyOnce:
+		if !handled {
+			return quarksv1alpha1.RunTriggerOnce, nil
+		}
+	}
+	strategy := qj.Spec.Trigger.Strategy
+	if !qj.Spec.UpdateOnConfigChange || (strategy != quarksv1alpha1.StrategyOnce && strategy != quarksv1alpha1.StrategyDone) {
+		return "", nil
+	}
+	refs, err := r.resolve(ctx, qj)
+	if err != nil {
+		return "", err
+	}
+	hash := podrefs.Hash(r.HashKey.ID, r.HashKey.Key, refs.resolved)
+	switch old := qj.Status.ConfigHash; {
+	case old == "":
+		qj.Status.ConfigHash = hash // a baseline, not a change
+	case podrefs.HashKeyID(old) != r.HashKey.ID:
+		qj.Status.ConfigHash = hash
+		r.Recorder.Eventf(qj, nil, corev1.EventTypeWarning, EventConfigHashRebased, "Hash",
+			"the configuration hash key changed; the current configuration is the new baseline")
+	case old != hash:
+		return quarksv1alpha1.RunTriggerConfigChange, nil
+	}
+	return "", nil
+}
+
+// startRun creates the Job of the next run, unless references are missing (QJ-1, QJ-7, QJ-14).
+func (r *QuarksJobReconciler) startRun(ctx context.Context, qj *quarksv1alpha1.QuarksJob, trigger quarksv1alpha1.RunTrigger,
+	after *[]func(context.Context) error) error {
+	refs, err := r.resolve(ctx, qj)
+	if err != nil {
+		return err
+	}
+	if len(refs.missing) > 0 {
+		r.setMissing(qj, refs.missing)
+		return nil
+	}
+	r.setResolved(qj)
+
+	n := qj.Status.RunCount + 1
+	job, err := buildRunJob(qj, n, refs.rename)
+	if err != nil {
+		return err
+	}
+	if err := r.Create(ctx, job); err != nil {
+		if !apierrors.IsAlreadyExists(err) {
+			r.Recorder.Eventf(qj, nil, corev1.EventTypeWarning, EventCreateJobError, "Create", "creating job %s: %v", job.Name, err)
+			return fmt.Errorf("creating job %s: %w", job.Name, err)
+		}
+		// An earlier attempt created it and stopped before the status write.
+		if err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(job), job); err != nil {
+			return fmt.Errorf("reading job %s: %w", job.Name, err)
+		}
+		if !ownedBy(job, qj) {
+			return fmt.Errorf("job %s exists and belongs to another object", job.Name)
+		}
+	} else {
+		r.Recorder.Eventf(qj, job, corev1.EventTypeNormal, EventCreateJob, "Create", "created job %s for run %d (%s)", job.Name, n, trigger)
+	}
+
+	now := metav1.NewTime(r.Clock.Now())
+	qj.Status.RunCount = n
+	qj.Status.Completed = false
+	qj.Status.LastReconcile = &now
+	qj.Status.ConfigHash = podrefs.Hash(r.HashKey.ID, r.HashKey.Key, refs.resolved)
+	qj.Status.LastRun = &quarksv1alpha1.RunStatus{
+		Name: job.Name, Result: quarksv1alpha1.RunResultRunning, Trigger: trigger,
+		Generation: qj.Generation, StartTime: &now,
+	}
+	r.setActive(ctx, qj)
+	activeRuns.WithLabelValues(qj.Namespace, qj.Name).Set(1)
+
+	if next, ok := writeBack[qj.Spec.Trigger.Strategy]; ok {
+		*after = append(*after, func(ctx context.Context) error { return r.writeBack(ctx, qj, next) })
+	}
+	return nil
+}
+
+// writeBack maps a strategy to the one written back once its run has started.
+var writeBack = map[quarksv1alpha1.Strategy]quarksv1alpha1.Strategy{
+	quarksv1alpha1.StrategyNow:  quarksv1alpha1.StrategyManual,
+	quarksv1alpha1.StrategyOnce: quarksv1alpha1.StrategyDone,
+}
+
+// writeBack patches the strategy with a resourceVersion precondition.
+func (r *QuarksJobReconciler) writeBack(ctx context.Context, qj *quarksv1alpha1.QuarksJob, next quarksv1alpha1.Strategy) error {
+	patch := client.MergeFromWithOptions(qj.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	qj.Spec.Trigger.Strategy = next
+	if err := r.Patch(ctx, qj, patch); err != nil {
+		if !apierrors.IsConflict(err) {
+			r.Recorder.Eventf(qj, nil, corev1.EventTypeWarning, EventUpdateError, "Update", "writing back strategy %s: %v", next, err)
+		}
+		return fmt.Errorf("writing back strategy %s: %w", next, err)
+	}
+	return nil
+}
+
+// pendingTrigger reports whether a trigger waits behind the active run (QJ-6).
+func pendingTrigger(qj *quarksv1alpha1.QuarksJob) bool {
+	s := qj.Spec.Trigger.Strategy
+	handled := qj.Status.LastRun != nil && qj.Status.LastRun.Generation == qj.Generation
+	return (s == quarksv1alpha1.StrategyNow || s == quarksv1alpha1.StrategyOnce) && !handled
+}
+
+// setActive writes the status of an active run, queued trigger or not.
+func (r *QuarksJobReconciler) setActive(ctx context.Context, qj *quarksv1alpha1.QuarksJob) {
+	reason, msg := quarksv1alpha1.ReasonRunActive, fmt.Sprintf("run %d is active", qj.Status.RunCount)
+	queued := pendingTrigger(qj)
+	if !queued && qj.Spec.UpdateOnConfigChange && qj.Status.ConfigHash != "" {
+		if refs, err := r.resolve(ctx, qj); err == nil {
+			queued = podrefs.Hash(r.HashKey.ID, r.HashKey.Key, refs.resolved) != qj.Status.ConfigHash
+		}
+	}
+	if queued {
+		reason, msg = quarksv1alpha1.ReasonRunQueued, fmt.Sprintf("a run is queued behind run %d", qj.Status.RunCount)
+		if c := meta.FindStatusCondition(qj.Status.Conditions, status.TypeReconciling); c == nil || c.Reason != reason {
+			r.Recorder.Eventf(qj, nil, corev1.EventTypeNormal, EventRunQueued, "Queue", "%s", msg)
+		}
+	}
+	applySummary(qj, status.Summary{
+		Ready: metav1.ConditionUnknown, ReadyReason: quarksv1alpha1.ReasonRunActive, ReadyMessage: msg,
+		Reconciling: &status.Reason{Reason: reason, Message: msg},
+	})
+}
+
+// setIdle writes the status when no run is active or due.
+func (r *QuarksJobReconciler) setIdle(qj *quarksv1alpha1.QuarksJob) {
+	run := qj.Status.LastRun
+	switch {
+	case run == nil:
+		applySummary(qj, status.Summary{Ready: metav1.ConditionTrue, ReadyReason: quarksv1alpha1.ReasonIdle, ReadyMessage: "no run so far"})
+	case run.Result == quarksv1alpha1.RunResultSucceeded:
+		applySummary(qj, status.Summary{Ready: metav1.ConditionTrue, ReadyReason: quarksv1alpha1.ReasonSucceeded,
+			ReadyMessage: fmt.Sprintf("run %d succeeded", qj.Status.RunCount)})
+	default:
+		msg := run.Reason
+		if run.Message != "" {
+			msg = run.Reason + ": " + run.Message
+		}
+		applySummary(qj, status.Summary{Ready: metav1.ConditionFalse, ReadyReason: quarksv1alpha1.ReasonRunFailed, ReadyMessage: msg,
+			Stalled: &status.Reason{Reason: quarksv1alpha1.ReasonRunFailed, Message: msg}})
+	}
+}
+
+// setMissing blocks a due run on missing references (QJ-14).
+func (r *QuarksJobReconciler) setMissing(qj *quarksv1alpha1.QuarksJob, missing []string) {
+	msg := "missing: " + strings.Join(missing, ", ")
+	if c := meta.FindStatusCondition(qj.Status.Conditions, quarksv1alpha1.ConditionReferencesResolved); c == nil || c.Message != msg {
+		r.Recorder.Eventf(qj, nil, corev1.EventTypeWarning, EventReferencesMissing, "Resolve", "%s", msg)
+	}
+	meta.SetStatusCondition(&qj.Status.Conditions, metav1.Condition{
+		Type: quarksv1alpha1.ConditionReferencesResolved, Status: metav1.ConditionFalse,
+		Reason: quarksv1alpha1.ReasonReferencesMissing, Message: msg, ObservedGeneration: qj.Generation,
+	})
+	applySummary(qj, status.Summary{
+		Ready: metav1.ConditionFalse, ReadyReason: quarksv1alpha1.ReasonReferencesMissing, ReadyMessage: msg,
+		Reconciling: &status.Reason{Reason: quarksv1alpha1.ReasonWaitingForReferences, Message: msg},
+	})
+}
+
+// setResolved records that every required reference exists.
+func (r *QuarksJobReconciler) setResolved(qj *quarksv1alpha1.QuarksJob) {
+	meta.SetStatusCondition(&qj.Status.Conditions, metav1.Condition{
+		Type: quarksv1alpha1.ConditionReferencesResolved, Status: metav1.ConditionTrue,
+		Reason: quarksv1alpha1.ReasonReferencesFound, Message: "every required reference exists", ObservedGeneration: qj.Generation,
+	})
+}
+
+func applySummary(qj *quarksv1alpha1.QuarksJob, s status.Summary) {
+	qj.Status.ObservedGeneration = qj.Generation
+	status.Apply(&qj.Status.Conditions, qj.Generation, s)
+}
+
+// resolvedRefs is what the references of a QuarksJob resolve to now.
+type resolvedRefs struct {
+	resolved []podrefs.Resolved
+	missing  []string
+	rename   map[string]string
+}
+
+// resolve reads every referenced ConfigMap and Secret from the API server;
+// versioned references resolve to the newest member of their series (QJ-12, QJ-15, QJ-16).
+func (r *QuarksJobReconciler) resolve(ctx context.Context, qj *quarksv1alpha1.QuarksJob) (*resolvedRefs, error) {
+	out := &resolvedRefs{rename: map[string]string{}}
+	for _, ref := range podrefs.References(&qj.Spec.Template.Spec.Template.Spec) {
+		name := ref.Name
+		if ref.Kind == podrefs.Secret {
+			if prefix, _, ok := podrefs.VersionedSeries(ref.Name); ok {
+				latest, err := r.latestVersion(ctx, qj.Namespace, prefix)
+				if err != nil {
+					return nil, err
+				}
+				if latest == "" {
+					if !ref.Optional {
+						out.missing = append(out.missing, fmt.Sprintf("versioned Secret series %s", prefix))
+					}
+					out.resolved = append(out.resolved, podrefs.Resolved{Kind: ref.Kind, Name: ref.Name})
+					continue
+				}
+				name = latest
+				out.rename[ref.Name] = latest
+			}
+		}
+		res := podrefs.Resolved{Kind: ref.Kind, Name: name}
+		var obj client.Object = &corev1.ConfigMap{}
+		if ref.Kind == podrefs.Secret {
+			obj = &corev1.Secret{}
+		}
+		err := r.apiReader.Get(ctx, client.ObjectKey{Namespace: qj.Namespace, Name: name}, obj)
+		switch {
+		case apierrors.IsNotFound(err):
+			if !ref.Optional {
+				out.missing = append(out.missing, fmt.Sprintf("%s %s", ref.Kind, name))
+			}
+		case err != nil:
+			return nil, fmt.Errorf("reading %s %s: %w", ref.Kind, name, err)
+		default:
+			res.Present = true
+			res.Data = objectData(obj)
+		}
+		out.resolved = append(out.resolved, res)
+	}
+	return out, nil
+}
+
+// objectData returns the data and binaryData of a ConfigMap or Secret as one map.
+func objectData(obj client.Object) map[string][]byte {
+	data := map[string][]byte{}
+	switch o := obj.(type) {
+	case *corev1.ConfigMap:
+		for k, v := range o.Data {
+			data["data/"+k] = []byte(v)
+		}
+		for k, v := range o.BinaryData {
+			data["binaryData/"+k] = v
+		}
+	case *corev1.Secret:
+		for k, v := range o.Data {
+			data["data/"+k] = v
+		}
+	}
+	return data
+}
+
+// latestVersion returns the newest member `<prefix>-v<N>` of a versioned
+// Secret series, matched on the exact name and version label (QJ-F8).
+func (r *QuarksJobReconciler) latestVersion(ctx context.Context, namespace, prefix string) (string, error) {
+	var list metav1.PartialObjectMetadataList
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+	if err := r.List(ctx, &list, client.InNamespace(namespace),
+		client.MatchingLabels{quarksv1alpha1.SecretKindLabel: quarksv1alpha1.SecretKindVersioned}); err != nil {
+		return "", fmt.Errorf("listing versioned secrets: %w", err)
+	}
+	best, bestVersion := "", -1
+	for _, s := range list.Items {
+		p, v, ok := podrefs.VersionedSeries(s.Name)
+		if !ok || p != prefix || s.Labels[quarksv1alpha1.SecretVersionLabel] != strconv.Itoa(v) {
+			continue
+		}
+		if v > bestVersion {
+			best, bestVersion = s.Name, v
+		}
+	}
+	return best, nil
+}
+
+// SetupWithManager sets up the controller with the Manager. Jobs are watched
+// through their own cache, restricted to Jobs labelled with a QuarksJob name;
+// ConfigMaps and Secrets are watched as metadata only (QJ-F28).
 func (r *QuarksJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder("jobkeeper-quarksjob")
+	}
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	r.apiReader = mgr.GetAPIReader()
+
+	hasLabel, err := labels.NewRequirement(quarksv1alpha1.QuarksJobNameLabel, selection.Exists, nil)
+	if err != nil {
+		return err
+	}
+	opts := cache.Options{
+		HTTPClient: mgr.GetHTTPClient(),
+		Scheme:     mgr.GetScheme(),
+		Mapper:     mgr.GetRESTMapper(),
+		ByObject:   map[client.Object]cache.ByObject{&batchv1.Job{}: {Label: labels.NewSelector().Add(*hasLabel)}},
+	}
+	if len(r.Namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range r.Namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	jobCache, err := cache.New(mgr.GetConfig(), opts)
+	if err != nil {
+		return fmt.Errorf("creating the job cache: %w", err)
+	}
+	if err := jobCache.IndexField(context.Background(), &batchv1.Job{}, jobOwnerIndex, func(o client.Object) []string {
+		if ref := metav1.GetControllerOf(o); ref != nil && ref.Kind == quarksJobKind {
+			return []string{string(ref.UID)}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := mgr.Add(jobCache); err != nil {
+		return err
+	}
+	r.jobs = jobCache
+
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &quarksv1alpha1.QuarksJob{}, referenceIndex, referenceKeys); err != nil {
+		return err
+	}
+
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&quarksv1alpha1.QuarksJob{}).
+		For(&quarksv1alpha1.QuarksJob{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesRawSource(source.Kind(jobCache, &batchv1.Job{}, handler.TypedEnqueueRequestsFromMapFunc(quarksJobForJob))).
+		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.forReferenced("configmap"))).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forReferenced("secret"))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
 		Named("quarks-quarksjob").
 		Complete(r)
+}
+
+// referenceKeys are the index keys of what a QuarksJob references.
+func referenceKeys(o client.Object) []string {
+	qj := o.(*quarksv1alpha1.QuarksJob)
+	var keys []string
+	for _, ref := range podrefs.References(&qj.Spec.Template.Spec.Template.Spec) {
+		switch ref.Kind {
+		case podrefs.ConfigMap:
+			keys = append(keys, "configmap/"+ref.Name)
+		case podrefs.Secret:
+			keys = append(keys, "secret/"+ref.Name)
+			if prefix, _, ok := podrefs.VersionedSeries(ref.Name); ok {
+				keys = append(keys, "vseries/"+prefix)
+			}
+		}
+	}
+	return keys
+}
+
+// forReferenced maps a ConfigMap or Secret event to the QuarksJobs that
+// reference it, or reference its versioned series.
+func (r *QuarksJobReconciler) forReferenced(kind string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		keys := []string{kind + "/" + o.GetName()}
+		if prefix, _, ok := podrefs.VersionedSeries(o.GetName()); ok && kind == "secret" {
+			keys = append(keys, "vseries/"+prefix)
+		}
+		seen := map[types.NamespacedName]bool{}
+		var reqs []reconcile.Request
+		for _, key := range keys {
+			var list quarksv1alpha1.QuarksJobList
+			if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{referenceIndex: key}); err != nil {
+				continue
+			}
+			for _, qj := range list.Items {
+				nn := types.NamespacedName{Namespace: qj.Namespace, Name: qj.Name}
+				if !seen[nn] {
+					seen[nn] = true
+					reqs = append(reqs, reconcile.Request{NamespacedName: nn})
+				}
+			}
+		}
+		return reqs
+	}
+}
+
+// quarksJobForJob maps a Job to the QuarksJob that controls it.
+func quarksJobForJob(_ context.Context, job *batchv1.Job) []reconcile.Request {
+	ref := metav1.GetControllerOf(job)
+	if ref == nil || ref.Kind != quarksJobKind || ref.APIVersion != quarksv1alpha1.GroupVersion.String() {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: job.Namespace, Name: ref.Name}}}
 }

@@ -18,8 +18,6 @@ package v1alpha1
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"path"
@@ -37,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/names"
 )
 
 // quarksJobGroupKind names the kind in admission errors.
@@ -241,12 +240,12 @@ func validateMountPath(mountPath *field.Path, p string) field.ErrorList {
 // container name after the prefix and the sanitised whole name; they differ only for very long container
 // names.
 func reservedVolumeNames(pod *corev1.PodSpec) map[string]bool {
-	names := map[string]bool{quarksv1alpha1.ResultsVolumeName: true}
+	reserved := map[string]bool{quarksv1alpha1.ResultsVolumeName: true}
 	for _, c := range pod.Containers {
-		names[quarksv1alpha1.OutputVolumePrefix+sanitizeLabelValue(c.Name)] = true
-		names[sanitizeLabelValue(quarksv1alpha1.OutputVolumePrefix+c.Name)] = true
+		reserved[quarksv1alpha1.OutputVolumePrefix+names.LabelValue(c.Name)] = true
+		reserved[names.OutputVolume(c.Name)] = true
 	}
-	return names
+	return reserved
 }
 
 // validateOutputMap checks that every key names a container of the pod and every file maps to a valid
@@ -284,7 +283,7 @@ func validateSecretOptions(optsPath *field.Path, opts quarksv1alpha1.SecretOptio
 	switch {
 	case opts.Name == "":
 		errs = append(errs, field.Required(namePath, "the Secret name is required"))
-	case sanitizeSubdomain(opts.Name) == "":
+	case names.Subdomain(opts.Name) == "":
 		errs = append(errs, field.Invalid(namePath, opts.Name,
 			"must contain at least one lower-case letter or digit, so that it is a valid Secret name after sanitising"))
 	}
@@ -332,55 +331,12 @@ func quarksJobWarnings(qj *quarksv1alpha1.QuarksJob) admission.Warnings {
 func labelValueWarnings(labelsPath *field.Path, labels map[string]string) admission.Warnings {
 	var warnings admission.Warnings
 	for _, k := range sortedKeys(labels) {
-		if v, sanitized := labels[k], sanitizeLabelValue(labels[k]); v != sanitized {
+		if v, sanitized := labels[k], names.LabelValue(labels[k]); v != sanitized {
 			warnings = append(warnings, fmt.Sprintf("%s: %q is written as %q; label values of output Secrets are sanitised",
 				labelsPath.Key(k), v, sanitized))
 		}
 	}
 	return warnings
-}
-
-// sanitizeLabelValue turns a string into a valid label value: lower case, '_' becomes '-', every character
-// outside [-a-z0-9] is dropped, and '-' is trimmed from both ends. A longer result than 63 characters is
-// shortened as described at shortenWithHash.
-func sanitizeLabelValue(s string) string {
-	return sanitize(s, false, content.LabelValueMaxLength)
-}
-
-// sanitizeSubdomain turns a string into a valid Secret name: as sanitizeLabelValue, but '.' is kept and
-// trimmed from both ends, and the limit is 253 characters.
-func sanitizeSubdomain(s string) string {
-	return sanitize(s, true, content.DNS1123SubdomainMaxLength)
-}
-
-func sanitize(s string, keepDots bool, maxLen int) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
-			b.WriteRune(r)
-		case r == '_':
-			b.WriteRune('-')
-		case r == '.' && keepDots:
-			b.WriteRune(r)
-		}
-	}
-	cut := "-"
-	if keepDots {
-		cut = "-."
-	}
-	return shortenWithHash(strings.Trim(b.String(), cut), maxLen)
-}
-
-// shortenWithHash keeps a string of at most maxLen characters. A longer one keeps its first maxLen-33
-// characters, followed by '-' and the 32 hex digits of the MD5 sum of the whole string. MD5 keeps the names
-// equal to those of existing output Secrets; it protects nothing.
-func shortenWithHash(s string, maxLen int) string {
-	if len(s) <= maxLen {
-		return s
-	}
-	sum := md5.Sum([]byte(s))
-	return s[:maxLen-1-hex.EncodedLen(len(sum))] + "-" + hex.EncodeToString(sum[:])
 }
 
 // sortedKeys returns the keys of a map in order, so errors and warnings come in a stable order.

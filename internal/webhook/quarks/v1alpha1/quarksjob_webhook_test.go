@@ -39,6 +39,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/names"
 )
 
 // examplesDir holds the upstream example manifests, relative to this package.
@@ -556,18 +557,18 @@ func TestSanitize(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := sanitizeLabelValue(tt.in); got != tt.wantLabel {
-				t.Errorf("sanitizeLabelValue(%q) = %q, want %q", tt.in, got, tt.wantLabel)
+			if got := names.LabelValue(tt.in); got != tt.wantLabel {
+				t.Errorf("names.LabelValue(%q) = %q, want %q", tt.in, got, tt.wantLabel)
 			}
-			if got := sanitizeSubdomain(tt.in); got != tt.wantName {
-				t.Errorf("sanitizeSubdomain(%q) = %q, want %q", tt.in, got, tt.wantName)
+			if got := names.Subdomain(tt.in); got != tt.wantName {
+				t.Errorf("names.Subdomain(%q) = %q, want %q", tt.in, got, tt.wantName)
 			}
 		})
 	}
-	if got := len(sanitizeLabelValue(long)); got != 63 {
+	if got := len(names.LabelValue(long)); got != 63 {
 		t.Errorf("long label value has %d characters, want 63", got)
 	}
-	if got := len(sanitizeSubdomain(long)); got != 253 {
+	if got := len(names.Subdomain(long)); got != 253 {
 		t.Errorf("long name has %d characters, want 253", got)
 	}
 }
