@@ -222,18 +222,22 @@ func (r *QuarksJobReconciler) finishRun(qj *quarksv1alpha1.QuarksJob, job *batch
 	if job != nil && job.Status.CompletionTime != nil {
 		run.CompletionTime = job.Status.CompletionTime
 	}
+	var related runtime.Object // a typed nil would not be a nil interface
+	if job != nil {
+		related = job
+	}
 	succeeded := job != nil && reason == "" && jobFinished(job).Type == batchv1.JobComplete
 	if succeeded {
 		run.Result = quarksv1alpha1.RunResultSucceeded
 		run.Reason, run.Message = "", ""
 		qj.Status.Completed = true
-		r.Recorder.Eventf(qj, job, corev1.EventTypeNormal, EventRunSucceeded, "Run", "run %d (job %s) succeeded", qj.Status.RunCount, run.Name)
+		r.Recorder.Eventf(qj, related, corev1.EventTypeNormal, EventRunSucceeded, "Run", "run %d (job %s) succeeded", qj.Status.RunCount, run.Name)
 		observeRun(qj, run, "succeeded")
 	} else {
 		run.Result = quarksv1alpha1.RunResultFailed
 		run.Reason, run.Message = reason, message
 		qj.Status.Completed = false
-		r.Recorder.Eventf(qj, job, corev1.EventTypeWarning, EventRunFailed, "Run", "run %d (job %s) failed: %s: %s",
+		r.Recorder.Eventf(qj, related, corev1.EventTypeWarning, EventRunFailed, "Run", "run %d (job %s) failed: %s: %s",
 			qj.Status.RunCount, run.Name, reason, message)
 		observeRun(qj, run, "failed")
 	}
