@@ -28,6 +28,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
@@ -110,6 +111,28 @@ var _ = Describe("batch.cs.sap.com CRDs", func() {
 				rj.Spec.FailedJobsHistoryLimit = new(int32(-1))
 			}, "spec.failedJobsHistoryLimit"),
 		)
+
+		It("RJ-X3 reports generateName in the template as unknown under strict field validation", func() {
+			rj := newReactiveJob("generate")
+			u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(rj)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(unstructured.SetNestedField(u, "z", "spec", "jobTemplate", "metadata", "generateName")).To(Succeed())
+			obj := &unstructured.Unstructured{Object: u}
+			obj.SetAPIVersion("batch.cs.sap.com/v1alpha1")
+			obj.SetKind("ReactiveJob")
+			err = k8sClient.Create(ctx, obj, client.FieldValidation(metav1.FieldValidationStrict))
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring(`unknown field "spec.jobTemplate.metadata.generateName"`))
+
+			By("without strict validation the field is pruned and has no effect")
+			obj = &unstructured.Unstructured{Object: u}
+			obj.SetAPIVersion("batch.cs.sap.com/v1alpha1")
+			obj.SetKind("ReactiveJob")
+			Expect(k8sClient.Create(ctx, obj)).To(Succeed())
+			_, found, err := unstructured.NestedString(obj.Object, "spec", "jobTemplate", "metadata", "generateName")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(found).To(BeFalse())
+		})
 
 		It("RJ-X4 rejects a ReactiveJob without a jobTemplate", func() {
 			u := map[string]any{

@@ -260,6 +260,7 @@ var _ = Describe("ReactiveJob controller", func() {
 			got := get(rj)
 			g.Expect(got.Status.State).To(Equal(batchv1alpha1.ReactiveJobStateError))
 			g.Expect(meta.FindStatusCondition(got.Status.Conditions, status.TypeStalled)).To(PointTo(HaveField("Reason", "JobDeleted")))
+			g.Expect(kstatusOf(got)).To(Equal(kstatus.FailedStatus))
 		}).Should(Succeed())
 		Consistently(func() []batchv1.Job { return jobsOf(rj) }).WithTimeout(time.Second).Should(BeEmpty())
 
