@@ -90,6 +90,7 @@ type options struct {
 	rjAuthorizeCreate    bool
 	operatorNamespace    string
 	quarksJobWorkers     int
+	monitoredID          string
 	zap                  zap.Options
 }
 
@@ -124,6 +125,8 @@ func (o *options) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.operatorNamespace, "operator-namespace", defaultOperatorNamespace(),
 		"The namespace the operator keeps its own objects in (the configuration hash key).")
 	fs.IntVar(&o.quarksJobWorkers, "quarksjob-concurrency", 4, "The number of QuarksJobs reconciled at once.")
+	fs.StringVar(&o.monitoredID, "monitored-id", os.Getenv("MONITORED_ID"),
+		"Serve QuarksJobs only in namespaces labelled quarks.cloudfoundry.org/monitored=<id>; empty serves all.")
 	o.zap.Development = false
 	o.zap.BindFlags(fs)
 }
@@ -293,6 +296,7 @@ func setupControllers(ctx context.Context, mgr ctrl.Manager, o *options) error {
 			Namespaces:              splitList(o.watchNamespaces),
 			HashKey:                 hashKey,
 			MaxConcurrentReconciles: o.quarksJobWorkers,
+			MonitoredID:             o.monitoredID,
 		}).SetupWithManager(mgr),
 		(&batchcontroller.ReactiveJobReconciler{
 			Client:                  mgr.GetClient(),

@@ -52,16 +52,26 @@ func newNamespace(prefix string) string {
 // startQuarksJobController runs the QuarksJob controller as the manager user
 // for one namespace; the returned function stops it, as a crash would.
 func startQuarksJobController(namespace string) (stop func()) {
+	return startQuarksJobControllerWith(namespace, nil)
+}
+
+// startQuarksJobControllerWith is startQuarksJobController with the
+// reconciler changed by configure.
+func startQuarksJobControllerWith(namespace string, configure func(*QuarksJobReconciler)) (stop func()) {
 	cfg, err := utils.UserConfig(testEnv, managerUser)
 	Expect(err).NotTo(HaveOccurred())
 	mctx, cancel := context.WithCancel(ctx)
 	done, err := utils.StartManager(mctx, cfg, scheme.Scheme, namespace, func(mgr ctrl.Manager) error {
-		return (&QuarksJobReconciler{
+		r := &QuarksJobReconciler{
 			Client:     mgr.GetClient(),
 			Scheme:     mgr.GetScheme(),
 			Namespaces: []string{namespace},
 			HashKey:    testHashKey,
-		}).SetupWithManager(mgr)
+		}
+		if configure != nil {
+			configure(r)
+		}
+		return r.SetupWithManager(mgr)
 	})
 	Expect(err).NotTo(HaveOccurred())
 	return func() {

@@ -95,6 +95,9 @@ type QuarksJobReconciler struct {
 	HashKey HashKey
 	// MaxConcurrentReconciles is the number of QuarksJobs reconciled at once (default 1).
 	MaxConcurrentReconciles int
+	// MonitoredID, when set, limits the controller to namespaces labelled
+	// quarks.cloudfoundry.org/monitored=<MonitoredID> (QJ-27).
+	MonitoredID string
 
 	apiReader client.Reader
 	jobs      client.Reader
@@ -106,6 +109,7 @@ type QuarksJobReconciler struct {
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 
 // Reconcile moves a QuarksJob towards its desired state.
 func (r *QuarksJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -118,6 +122,9 @@ func (r *QuarksJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 	if !qj.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil // Jobs and versioned Secrets go through their ownerReferences (QJ-19)
+	}
+	if monitored, err := r.monitored(ctx, qj.Namespace); err != nil || !monitored {
+		return ctrl.Result{}, err
 	}
 	before := qj.DeepCopy()
 
@@ -153,6 +160,21 @@ func (r *QuarksJobReconciler) reconcileRuns(ctx context.Context, qj *quarksv1alp
 		return nil
 	}
 	return r.startRun(ctx, qj, trigger, after)
+}
+
+// monitored reports whether the controller serves namespace: always without a
+// monitored ID, otherwise when the namespace carries the matching label. The
+// namespace is read from the metadata cache, so no request is made per event.
+func (r *QuarksJobReconciler) monitored(ctx context.Context, namespace string) (bool, error) {
+	if r.MonitoredID == "" {
+		return true, nil
+	}
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if err := r.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return ns.Labels[quarksv1alpha1.MonitoredLabel] == r.MonitoredID, nil
 }
 
 // listJobs returns the Jobs this QuarksJob controls.
@@ -596,7 +618,13 @@ func (r *QuarksJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.MonitoredID != "" {
+		// A namespace labelled later starts its pending QuarksJobs.
+		b = b.WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.forNamespace),
+			builder.WithPredicates(predicate.LabelChangedPredicate{}))
+	}
+	return b.
 		For(&quarksv1alpha1.QuarksJob{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Kind(jobCache, &batchv1.Job{}, handler.TypedEnqueueRequestsFromMapFunc(quarksJobForJob))).
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.forReferenced("configmap"))).
@@ -649,6 +677,19 @@ func (r *QuarksJobReconciler) forReferenced(kind string) handler.MapFunc {
 		}
 		return reqs
 	}
+}
+
+// forNamespace maps a namespace to its QuarksJobs.
+func (r *QuarksJobReconciler) forNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	var list quarksv1alpha1.QuarksJobList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetName())); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, qj := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: qj.Namespace, Name: qj.Name}})
+	}
+	return reqs
 }
 
 // quarksJobForJob maps a Job to the QuarksJob that controls it.

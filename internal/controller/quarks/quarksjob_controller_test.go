@@ -329,6 +329,20 @@ var _ = Describe("QuarksJob controller", func() {
 		Consistently(func() []batchv1.Job { return jobsOf(qj) }).WithTimeout(time.Second).Should(HaveLen(1))
 	})
 
+	It("QJ-27: with a monitored ID, only labelled namespaces are served, and labelling one later starts its runs", func() {
+		stop()
+		stop = startQuarksJobControllerWith(ns, func(r *QuarksJobReconciler) { r.MonitoredID = "m1" })
+		qj := apply("qjob_auto-errand.yaml")
+		Consistently(func() []batchv1.Job { return jobsOf(qj) }).WithTimeout(2 * time.Second).Should(BeEmpty())
+		Expect(get(qj).Status.ObservedGeneration).To(Equal(int64(-1)))
+
+		n := &corev1.Namespace{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: ns}, n)).To(Succeed())
+		n.Labels[quarksv1alpha1.MonitoredLabel] = "m1"
+		Expect(k8sClient.Update(ctx, n)).To(Succeed())
+		runJob(qj, 1)
+	})
+
 	It("QJ-29: an idle QuarksJob is not written again", func() {
 		qj := apply("qjob_errand.yaml")
 		Eventually(func() int64 { return get(qj).Status.ObservedGeneration }).Should(Equal(int64(1)))
