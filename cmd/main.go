@@ -18,6 +18,7 @@ limitations under the License.
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -50,6 +51,9 @@ import (
 	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
 	batchcontroller "github.com/jobkeeper/jobkeeper/internal/controller/batch"
 	quarkscontroller "github.com/jobkeeper/jobkeeper/internal/controller/quarks"
+	"github.com/jobkeeper/jobkeeper/internal/results"
+	resultsnodejob "github.com/jobkeeper/jobkeeper/internal/results/nodejob"
+	resultsquarksjob "github.com/jobkeeper/jobkeeper/internal/results/quarksjob"
 	webhookbatchv1alpha1 "github.com/jobkeeper/jobkeeper/internal/webhook/batch/v1alpha1"
 	webhookquarksv1alpha1 "github.com/jobkeeper/jobkeeper/internal/webhook/quarks/v1alpha1"
 	// +kubebuilder:scaffold:imports
@@ -91,6 +95,14 @@ type options struct {
 	operatorNamespace    string
 	quarksJobWorkers     int
 	monitoredID          string
+	resultsAddr          string
+	resultsAudience      string
+	resultsCertPath      string
+	resultsCertName      string
+	resultsCertKey       string
+	reportDir            string
+	nodeJobWorkers       int
+	maxNodesPerRun       int
 	zap                  zap.Options
 }
 
@@ -127,6 +139,20 @@ func (o *options) bindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.quarksJobWorkers, "quarksjob-concurrency", 4, "The number of QuarksJobs reconciled at once.")
 	fs.StringVar(&o.monitoredID, "monitored-id", os.Getenv("MONITORED_ID"),
 		"Serve QuarksJobs only in namespaces labelled quarks.cloudfoundry.org/monitored=<id>; empty serves all.")
+	fs.StringVar(&o.resultsAddr, "results-bind-address", results.DefaultBindAddress,
+		"The address the results API for job pods binds to. \"0\" disables it.")
+	fs.StringVar(&o.resultsAudience, "results-audience", results.DefaultAudience,
+		"The audience of the projected service-account tokens that job pods present to the results API.")
+	fs.StringVar(&o.resultsCertPath, "results-cert-dir", "",
+		"Directory holding the results API certificate, key and CA bundle (tls.crt, tls.key, ca.crt). "+
+			"Empty generates a CA and a certificate into <temp>/jobkeeper-results/serving-certs.")
+	fs.StringVar(&o.resultsCertName, "results-cert-name", "tls.crt", "The results API certificate file name.")
+	fs.StringVar(&o.resultsCertKey, "results-cert-key", "tls.key", "The results API key file name.")
+	fs.StringVar(&o.reportDir, "report-dir", cmp.Or(os.Getenv("REPORT_DIRECTORY"), resultsnodejob.DefaultReportDir),
+		"The directory NodeJob report files are stored in (env REPORT_DIRECTORY).")
+	fs.IntVar(&o.nodeJobWorkers, "nodejob-concurrency", 4, "The number of NodeJobs and NodeJobRuns reconciled at once.")
+	fs.IntVar(&o.maxNodesPerRun, "max-nodes-per-run", batchcontroller.DefaultMaxNodesPerRun,
+		"NodeJob runs that select more nodes fail with TooManyNodes.")
 	o.zap.Development = false
 	o.zap.BindFlags(fs)
 }
@@ -172,6 +198,11 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 	}
 	if o.enableWebhooks {
 		if err := setupWebhooks(mgr, &o); err != nil {
+			return err
+		}
+	}
+	if o.resultsAddr != "0" {
+		if err := setupResults(mgr, &o); err != nil {
 			return err
 		}
 	}
@@ -305,12 +336,18 @@ func setupControllers(ctx context.Context, mgr ctrl.Manager, o *options) error {
 			MaxConcurrentReconciles: o.reactiveJobWorkers,
 		}).SetupWithManager(mgr),
 		(&batchcontroller.NodeJobReconciler{
-			Client: mgr.GetClient(),
-			Scheme: mgr.GetScheme(),
+			Client:                  mgr.GetClient(),
+			Scheme:                  mgr.GetScheme(),
+			MaxConcurrentReconciles: o.nodeJobWorkers,
 		}).SetupWithManager(mgr),
 		(&batchcontroller.NodeJobRunReconciler{
-			Client: mgr.GetClient(),
-			Scheme: mgr.GetScheme(),
+			Client:                  mgr.GetClient(),
+			Scheme:                  mgr.GetScheme(),
+			Namespaces:              splitList(o.watchNamespaces),
+			MaxConcurrentReconciles: o.nodeJobWorkers,
+			MaxNodesPerRun:          o.maxNodesPerRun,
+			ResultsServiceNamespace: o.operatorNamespace,
+			ResultsAudience:         o.resultsAudience,
 		}).SetupWithManager(mgr),
 	)
 }
@@ -323,6 +360,32 @@ func setupWebhooks(mgr ctrl.Manager, o *options) error {
 			webhookbatchv1alpha1.ReactiveJobWebhookOptions{AuthorizeJobCreate: o.rjAuthorizeCreate}),
 		webhookbatchv1alpha1.SetupNodeJobWebhookWithManager(mgr),
 	)
+}
+
+// setupResults adds the results API that job pods report to.
+func setupResults(mgr ctrl.Manager, o *options) error {
+	nj, err := resultsnodejob.New(mgr, resultsnodejob.Options{ReportDir: o.reportDir})
+	if err != nil {
+		return fmt.Errorf("setting up the NodeJob results routes: %w", err)
+	}
+	qj := resultsquarksjob.New(mgr, resultsquarksjob.Options{})
+	srv, err := results.Add(mgr, results.Options{
+		BindAddress:      o.resultsAddr,
+		Audience:         o.resultsAudience,
+		CertDir:          o.resultsCertPath,
+		CertName:         o.resultsCertName,
+		KeyName:          o.resultsCertKey,
+		ServiceNamespace: o.operatorNamespace,
+		EnableHTTP2:      o.enableHTTP2,
+		Families:         []results.Family{nj.Family(), qj.Family()},
+	})
+	if err != nil {
+		return fmt.Errorf("setting up the results API: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("results", srv.StartedChecker()); err != nil {
+		return fmt.Errorf("adding results ready check: %w", err)
+	}
+	return nil
 }
 
 // defaultOperatorNamespace is $POD_NAMESPACE, else the namespace of the pod's

@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -58,7 +59,7 @@ func TestManagerStartsAndBecomesReady(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	t.Cleanup(func() { _ = env.Stop() })
 
-	probeAddr := freeAddr(t)
+	probeAddr, resultsAddr := freeAddr(t), freeAddr(t)
 	wh := env.WebhookInstallOptions
 	args := []string{
 		"--health-probe-bind-address=" + probeAddr,
@@ -68,6 +69,8 @@ func TestManagerStartsAndBecomesReady(t *testing.T) {
 		"--leader-elect",
 		"--leader-election-namespace=default",
 		"--zap-log-level=info",
+		"--results-bind-address=" + resultsAddr,
+		"--report-dir=" + t.TempDir(),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -99,6 +102,7 @@ func TestManagerStartsAndBecomesReady(t *testing.T) {
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(code).To(Equal(http.StatusOK), body)
 		g.Expect(body).To(ContainSubstring("[+]webhook ok"))
+		g.Expect(body).To(ContainSubstring("[+]results ok"))
 	}).WithTimeout(time.Minute).Should(Succeed())
 	code, _, err := probe("/healthz")
 	g.Expect(err).NotTo(HaveOccurred())
@@ -112,6 +116,13 @@ func TestManagerStartsAndBecomesReady(t *testing.T) {
 		g.Expect(c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "jobkeeper.cs.sap.com"}, &lease)).To(Succeed())
 		g.Expect(lease.Spec.HolderIdentity).NotTo(BeNil())
 	}).WithTimeout(time.Minute).Should(Succeed())
+
+	// The results API answers over TLS, with JSON errors, and refuses requests without a token.
+	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := insecure.Post("https://"+resultsAddr+"/quarksjob/v1/output", "application/json", strings.NewReader("{}"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized))
+	_ = resp.Body.Close()
 
 	// The API server calls the manager's validating webhook, which dry-runs the
 	// Job: an image-less container is denied with the Job API's message.

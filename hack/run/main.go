@@ -63,7 +63,10 @@ func run() error {
 	args := os.Args[1:]
 	if os.Getenv("KUBECONFIG") != "" {
 		fmt.Println("running the manager against $KUBECONFIG; the cluster's webhook configurations are not served locally")
-		return runManager(ctx, manager, append([]string{"--enable-webhooks=false"}, args...), nil)
+		stateDir := filepath.Join(root, ".state", "run")
+		return runManager(ctx, manager, append([]string{"--enable-webhooks=false",
+			"--report-dir=" + filepath.Join(stateDir, "reports"),
+		}, args...), nil)
 	}
 
 	assets, err := utils.EnvtestAssets()
@@ -111,6 +114,7 @@ func run() error {
 		"--webhook-port=" + strconv.Itoa(wh.LocalServingPort),
 		"--webhook-cert-path=" + wh.LocalServingCertDir,
 		"--metrics-bind-address=:8080",
+		"--report-dir=" + filepath.Join(stateDir, "reports"),
 	}, args...)
 	return runManager(ctx, manager, managerArgs, []string{"KUBECONFIG=" + kubeconfigPath})
 }

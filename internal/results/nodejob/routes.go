@@ -1,0 +1,246 @@
+/*
+Copyright 2026 The jobkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package nodejob
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/results"
+	"github.com/jobkeeper/jobkeeper/internal/results/wire"
+)
+
+// Defaults of Options.
+const (
+	// FamilyName names the NodeJob routes in logs and rate-limit keys.
+	FamilyName = "nodejob"
+	// DefaultRequestsPerMinute is the rate limit per pod.
+	DefaultRequestsPerMinute = 60
+	// DefaultReportDir is the default report root.
+	DefaultReportDir = "/var/lib/jobkeeper/reports"
+	// DefaultMaxFileRequestBytes bounds a file upload request: the largest maxFileSize plus room for the
+	// multipart framing.
+	DefaultMaxFileRequestBytes = 1<<30 + 1<<20
+	// maxEventRequestBytes bounds an event request.
+	maxEventRequestBytes = 64 << 10
+)
+
+// Sink receives validated reports; the NodeJob controller implements it. Its
+// methods return *results.Error values to choose the answer (for instance 409
+// MetricConflict, 429 for the event quota, 503 for API failures); they must
+// be safe for concurrent use.
+type Sink interface {
+	// Result stores a node's result: result.json (see FileStore.PutResult), the node's series, and
+	// resultReceived/resultTime in the run status.
+	Result(ctx context.Context, t *Target, r *Result) error
+	// FilesStored records files that the FileStore has just written (node files and run storageBytes).
+	FilesStored(ctx context.Context, t *Target, files []StoredFile) error
+	// Event creates the Event regarding the pod, related to the run.
+	Event(ctx context.Context, t *Target, e *Event) error
+}
+
+// Options configure the NodeJob routes.
+type Options struct {
+	// ReportDir is the report root; DefaultReportDir when empty.
+	ReportDir string
+	// Sink receives validated reports. Without one, every route answers 503.
+	Sink Sink
+	// PodReader reads pods; New uses the manager's API reader, so no pod informer is needed.
+	PodReader client.Reader
+	// PodCacheTTL is how long a caller's pod is remembered; results.DefaultPodCacheTTL when 0, not at all
+	// when negative.
+	PodCacheTTL time.Duration
+	// RunReader reads NodeJobRuns; New uses the manager's cached client.
+	RunReader client.Reader
+	// RequestsPerMinute is the rate limit per pod; DefaultRequestsPerMinute when 0, none when negative.
+	RequestsPerMinute int
+	// AnyReplica lets every replica accept reports. Leave it false unless the report directory is shared and
+	// the Sink keeps no state in the leader's process.
+	AnyReplica bool
+	// MaxFileRequestBytes bounds a file upload request; DefaultMaxFileRequestBytes when 0.
+	MaxFileRequestBytes int64
+	// NewFileName generates the name of a file sent without one; a random UUID when nil.
+	NewFileName func() string
+	// Observe, when set, is called with the status code of every answered request.
+	Observe func(code int)
+}
+
+// Routes are the NodeJob upload routes.
+type Routes struct {
+	opts  Options
+	auth  *Authorizer
+	store *FileStore
+}
+
+// New creates the NodeJob routes with the manager's readers.
+func New(mgr manager.Manager, opts Options) (*Routes, error) {
+	if opts.PodReader == nil {
+		opts.PodReader = mgr.GetAPIReader()
+	}
+	if opts.RunReader == nil {
+		opts.RunReader = mgr.GetClient()
+	}
+	return NewRoutes(opts)
+}
+
+// NewRoutes creates the NodeJob routes; the readers must be set.
+func NewRoutes(opts Options) (*Routes, error) {
+	if opts.PodReader == nil || opts.RunReader == nil {
+		return nil, errors.New("nodejob routes need a pod reader and a run reader")
+	}
+	if opts.ReportDir == "" {
+		opts.ReportDir = DefaultReportDir
+	}
+	if opts.RequestsPerMinute == 0 {
+		opts.RequestsPerMinute = DefaultRequestsPerMinute
+	}
+	if opts.MaxFileRequestBytes == 0 {
+		opts.MaxFileRequestBytes = DefaultMaxFileRequestBytes
+	}
+	store, err := NewFileStore(opts.ReportDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Routes{
+		opts:  opts,
+		auth:  &Authorizer{Pods: results.NewPodReader(opts.PodReader, opts.PodCacheTTL, nil), RunReader: opts.RunReader},
+		store: store,
+	}, nil
+}
+
+// Store is the file store under the report root, for the Sink (result.json)
+// and for run cleanup.
+func (r *Routes) Store() *FileStore {
+	return r.store
+}
+
+// Family returns the routes for the results server.
+func (r *Routes) Family() results.Family {
+	maxResult := resource.MustParse(batchv1alpha1.NodeJobMaxResultSizeLimit)
+	return results.Family{
+		Name:              FamilyName,
+		RequestsPerMinute: max(r.opts.RequestsPerMinute, 0),
+		LeaderOnly:        !r.opts.AnyReplica,
+		Observe:           r.opts.Observe,
+		Routes: []results.Route{
+			{Method: http.MethodPost, Path: "/report/{node}/{executionID}/result", MaxBodyBytes: maxResult.Value(),
+				Handler: results.HandlerFunc(r.result)},
+			{Method: http.MethodPost, Path: "/report/{node}/{executionID}/file", MaxBodyBytes: r.opts.MaxFileRequestBytes,
+				Handler: results.HandlerFunc(r.file)},
+			{Method: http.MethodPost, Path: "/report/{node}/{executionID}/event", MaxBodyBytes: maxEventRequestBytes,
+				Handler: results.HandlerFunc(r.event)},
+		},
+	}
+}
+
+// target authorises the request and makes sure a Sink is there to take it.
+func (r *Routes) target(ctx context.Context, req *results.Request) (*Target, error) {
+	t, err := r.auth.Authorize(ctx, req.Caller, req.Param("node"), req.Param("executionID"))
+	if err != nil {
+		return nil, err
+	}
+	if r.opts.Sink == nil {
+		return nil, results.Unavailable(0, "NodeJob reports are not accepted yet; retry later")
+	}
+	return t, nil
+}
+
+func (r *Routes) result(ctx context.Context, req *results.Request) (*results.Response, error) {
+	t, err := r.target(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(io.LimitReader(req.HTTP.Body, t.Limits.MaxResultSize+1))
+	if err != nil {
+		return nil, readError(err)
+	}
+	res, err := ParseResult(body, ResultSpecFor(t.Run, t.Node))
+	if err != nil {
+		return nil, err
+	}
+	if err := r.opts.Sink.Result(ctx, t, res); err != nil {
+		return nil, err
+	}
+	return results.OK(wire.ResultResponse{Accepted: len(res.Series)}), nil
+}
+
+func (r *Routes) file(ctx context.Context, req *results.Request) (*results.Response, error) {
+	t, err := r.target(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	up, err := r.store.Begin(t.Location, t.Node, FileLimitsOf(t.Limits))
+	if err != nil {
+		return nil, err
+	}
+	defer up.Abort()
+	names, err := ReadUpload(req.HTTP, up, r.opts.NewFileName)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := up.Commit()
+	if err != nil {
+		return nil, err
+	}
+	if err := r.opts.Sink.FilesStored(ctx, t, stored); err != nil {
+		return nil, err
+	}
+	return results.OK(wire.FilesResponse{Files: names}), nil
+}
+
+func (r *Routes) event(ctx context.Context, req *results.Request) (*results.Response, error) {
+	t, err := r.target(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(req.HTTP.Body)
+	if err != nil {
+		return nil, readError(err)
+	}
+	ev, err := ParseEvent(body)
+	if err != nil {
+		return nil, err
+	}
+	if int(t.NodeStatus.Events) >= t.Limits.MaxEventsPerNode {
+		// No Retry-After: the quota does not refill during the run.
+		return nil, results.TooManyRequests(0, "node %q has sent maxEventsPerNode (%d) events in run %s",
+			t.Node, t.Limits.MaxEventsPerNode, t.Run.Name)
+	}
+	if err := r.opts.Sink.Event(ctx, t, ev); err != nil {
+		return nil, err
+	}
+	return results.OK(struct{}{}), nil
+}
+
+// readError keeps body-limit errors (413) and turns other read failures into 400.
+func readError(err error) error {
+	if _, ok := errors.AsType[*results.Error](err); ok {
+		return err
+	}
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return err
+	}
+	return results.BadRequest("reading the request body failed")
+}
