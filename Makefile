@@ -52,8 +52,7 @@ test: manifests generate fmt vet envtest ## Run unit and envtest integration tes
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $$(go list ./... | grep -v /test/e2e) -coverprofile cover.out
 
 .PHONY: test-e2e
-test-e2e: manifests generate fmt vet ## Run the e2e tests against the local cluster (hack/cluster up).
-	go test -tags=e2e ./test/e2e/ -v -ginkgo.v
+test-e2e: test-e2e-cluster ## Run the e2e suite on the local cluster (root; brings it up and down unless it is up).
 
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint linter.
@@ -184,3 +183,5 @@ mv "$(LOCALBIN)/$$(basename "$(1)")" "$(1)-$(3)" ;\
 } ;\
 ln -sf "$$(realpath "$(1)-$(3)")" "$(1)"
 endef
+
+include hack/cluster.mk

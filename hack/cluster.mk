@@ -19,11 +19,11 @@ cluster-down: ## Stop the local cluster and restore the host (WIPE=1 also delete
 	CLUSTER_STATE="$(CLUSTER_STATE)" hack/cluster/down.sh $(if $(filter 1 true yes,$(WIPE)),--wipe)
 
 .PHONY: images
-images: ## Build the cluster's images and the operator image $(IMG) without a container engine.
+images: ## Build the cluster's images and the operator image (IMG) without a container engine.
 	CLUSTER_STATE="$(CLUSTER_STATE)" IMG="$(IMG)" hack/cluster/images.sh all
 
 .PHONY: cluster-deploy
-cluster-deploy: manifests kustomize ## Install cert-manager and the operator ($(IMG)) on the local cluster.
+cluster-deploy: manifests kustomize ## Install cert-manager and the operator (image IMG) on the local cluster.
 	CLUSTER_STATE="$(CLUSTER_STATE)" IMG="$(IMG)" hack/cluster/deploy.sh
 
 .PHONY: test-e2e-cluster

@@ -28,7 +28,11 @@ deploy_cert_manager() {
   step "cert-manager: CRDs and components"
   kc apply --server-side --force-conflicts -f "$(cert_manager_crds)" >/dev/null
   kc wait --for=condition=Established crd/certificates.cert-manager.io crd/issuers.cert-manager.io --timeout=60s >/dev/null
-  sed -e "s|@IMAGE_PREFIX@|$CERT_MANAGER_IMAGE_PREFIX|g" -e "s|@VERSION@|$CERT_MANAGER_VERSION|g" \
+  local c args=()
+  for c in controller webhook cainjector; do
+    args+=(-e "s|@${c^^}_IMAGE@|$(pinned "$CERT_MANAGER_IMAGE_PREFIX-$c:$CERT_MANAGER_VERSION" "cert-manager-$c")|g")
+  done
+  sed "${args[@]}" \
     "$ROOT/hack/cert-manager/cert-manager.yaml" | kc apply --server-side --force-conflicts -f - >/dev/null
   local d
   for d in cert-manager cert-manager-cainjector cert-manager-webhook; do
@@ -78,6 +82,37 @@ EOF
     wait_for 120 "the CA in the $kind" ca_injected "$kind" "jobkeeper-${kind%%webhookconfiguration}-webhook-configuration"
   done
   kc -n "$NAMESPACE" rollout status "deployment/$DEPLOYMENT" --timeout=300s >/dev/null
+  # Pods of an earlier rollout stop serving before they are gone; the API
+  # server may still hold a connection to them.
+  wait_for 60 "pods of an earlier rollout to terminate" one_operator_pod
+
+  step "admission webhooks answer through the Service"
+  wait_for 60 "a server-side dry run of a ReactiveJob" webhook_dry_run
+}
+
+one_operator_pod() {
+  [ "$(kc -n "$NAMESPACE" get pods -l control-plane=controller-manager -o name | wc -l)" = 1 ]
+}
+
+# webhook_dry_run: a valid ReactiveJob passes the operator's mutating and
+# validating webhooks (server-side dry run: nothing is stored).
+webhook_dry_run() {
+  kc create --dry-run=server -f - <<EOF
+apiVersion: batch.cs.sap.com/v1alpha1
+kind: ReactiveJob
+metadata:
+  name: webhook-probe
+  namespace: default
+spec:
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: main
+            image: busybox
+EOF
 }
 
 [ $# -gt 0 ] || set -- cert-manager operator

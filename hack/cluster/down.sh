@@ -24,8 +24,8 @@ if running kube-apiserver && running kubelet && running containerd; then
   # Nothing may recreate or reschedule pods from here on.
   stop kube-controller-manager
   stop kube-scheduler
-  kc delete pods --all-namespaces --all --field-selector "spec.nodeName=$NODE_NAME" \
-    --grace-period=1 --wait=false >/dev/null 2>&1 || true
+  kc delete pods --all-namespaces --field-selector "spec.nodeName=$NODE_NAME" \
+    --grace-period=1 --wait=false >/dev/null || true
   no_pods() { [ -z "$(kc get pods -A --field-selector "spec.nodeName=$NODE_NAME" -o name 2>/dev/null)" ]; }
   no_tasks() { [ -z "$(ctrd tasks ls -q 2>/dev/null)" ]; }
   wait_for 90 "the pods of $NODE_NAME to be gone" no_pods || true
@@ -48,7 +48,7 @@ stop containerd 30
 for f in "$STATE"/containerd/state/io.containerd.runtime.v2.task/*/*/shim.pid; do
   [ -f "$f" ] || continue
   pid=$(cat "$f")
-  grep -qa containerd-shim "/proc/$pid/cmdline" 2>/dev/null && kill_pid "$pid" "containerd shim"
+  if grep -qa containerd-shim "/proc/$pid/cmdline" 2>/dev/null; then kill_pid "$pid" "containerd shim"; fi
 done
 # Any process still in the pods' cgroups was started by a pod.
 for procs in /sys/fs/cgroup/*/kubepods/cgroup.procs; do
@@ -91,18 +91,19 @@ if [ -f "$HOST/saved" ]; then
   for cmd in iptables ip6tables; do
     command -v "$cmd" >/dev/null || continue
     for table in filter nat mangle; do
-      "$cmd" -t "$table" -S 2>/dev/null | grep -E '^-A .*(KUBE-|CNI-)' | sed 's/^-A /-D /' |
+      { "$cmd" -t "$table" -S 2>/dev/null || true; } | { grep -E '^-A .*(KUBE-|CNI-)' || true; } | sed 's/^-A /-D /' |
         while read -r rule; do eval "$cmd -t $table $rule" 2>/dev/null || true; done
-      for chain in $("$cmd" -t "$table" -S 2>/dev/null | awk '/^-N (KUBE-|CNI-)/ {print $2}'); do
+      for chain in $({ "$cmd" -t "$table" -S 2>/dev/null || true; } | awk '/^-N (KUBE-|CNI-)/ {print $2}'); do
         "$cmd" -t "$table" -F "$chain" 2>/dev/null || true
-        "$cmd" -t "$table" -X "$chain" 2>/dev/null && log "deleted $cmd chain $table/$chain"
+        if "$cmd" -t "$table" -X "$chain" 2>/dev/null; then log "deleted $cmd chain $table/$chain"; fi
       done
     done
   done
   # Tables that iptables created for them and that are empty again.
-  nft list tables 2>/dev/null | sort | while read -r _ family table; do
+  { nft list tables 2>/dev/null || true; } | sort | while read -r _ family table; do
     grep -qx "table $family $table" "$HOST/nft-tables" && continue
-    if [ -z "$(nft list table "$family" "$table" 2>/dev/null | grep -vE '^\s*(table |chain |type |policy |\}|$)')" ]; then
+    rules=$(nft list table "$family" "$table" 2>/dev/null | grep -vE '^\s*(table |chain |type |policy |\}|$)' || true)
+    if [ -z "$rules" ]; then
       nft delete table "$family" "$table" && log "deleted empty nftables table $family $table"
     fi
   done
@@ -130,7 +131,7 @@ if [ -f "$HOST/saved" ]; then
 fi
 
 steps_done
-left=$(ps -eo pid=,args= | grep -F -e "$STATE/" -e "$K8S_BIN/" -e "$TOOLS/" -e "$BIN/kwok" | grep -v -e grep -e "down.sh" || true)
+left=$(ps -eo pid=,args= | grep -F -e "$STATE/" -e "$TOOLS/" -e "$BIN/kwok" | grep -v -e grep -e "down.sh" || true)
 [ -z "$left" ] || { log "processes left:"; echo "$left" >&2; }
 if $wipe; then
   rm -rf "$STATE"

@@ -25,4 +25,6 @@ section "listening sockets of the cluster's ports"
 ss -Hlntu 2>/dev/null | awk '{print $1, $5}' |
   grep -E ':(2379|2380|2381|5000|6443|1024[789]|1025[0-9]|10256|10257|10259)$' | sort || true
 section processes
-ps -eo args= | grep -F -e "$STATE/" -e "$K8S_BIN/" -e "$TOOLS/" -e "$BIN/kwok" -e containerd -e runc | grep -v -e grep -e host-snapshot | sort || true
+# The cluster's processes name the state directory or the cluster's own tools
+# in their arguments (other users of bin/k8s, such as envtest, do not).
+ps -eo args= | grep -F -e "$STATE/" -e "$TOOLS/" -e "$BIN/kwok" -e containerd -e runc | grep -v -e grep -e host-snapshot | sort || true

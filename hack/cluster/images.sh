@@ -50,7 +50,7 @@ pack() {
 # stale NAME INPUT...: whether NAME.tar is missing or older than an input.
 stale() {
   local tar=$IMAGES/$1.tar f; shift
-  [ -f "$tar" ] || return 0
+  [ -f "$tar" ] && [ -f "$tar.digest" ] || return 0
   for f in "$@" "$TOOLS/imagetool"; do [ "$f" -nt "$tar" ] && return 0; done
   return 1
 }

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # settings used by the scripts that source this file
 # Shared settings and helpers of the local cluster scripts (hack/cluster/*.sh).
 #
 # Every process the scripts start is recorded in $STATE/run/<name>.pid and is
@@ -12,7 +13,6 @@ STATE=${CLUSTER_STATE:-$ROOT/.state/cluster}
 BIN=$ROOT/bin
 TOOLS=$BIN/cluster
 K8S_BIN=$("$ROOT/hack/build-k8s.sh" --print-dir)
-K8S_VERSION=v${K8S_BIN##*/}
 
 # Pinned versions: CoreDNS and cert-manager by their wrapper modules, kwok here.
 KWOK_VERSION=v0.8.0
@@ -22,7 +22,10 @@ module_version() {
 }
 COREDNS_VERSION=$(module_version "$ROOT/hack/coredns/go.mod" github.com/coredns/coredns)
 CERT_MANAGER_VERSION=$(module_version "$ROOT/hack/cert-manager/go.mod" github.com/cert-manager/cert-manager)
-[ -n "$COREDNS_VERSION" ] && [ -n "$CERT_MANAGER_VERSION" ] || { echo "cannot read the pinned CoreDNS and cert-manager versions" >&2; exit 1; }
+if [ -z "$COREDNS_VERSION" ] || [ -z "$CERT_MANAGER_VERSION" ]; then
+  echo "cannot read the pinned CoreDNS and cert-manager versions" >&2
+  exit 1
+fi
 
 # Node and networks.
 NODE_NAME=${NODE_NAME:-$(hostname | tr '[:upper:]' '[:lower:]')}
@@ -165,7 +168,7 @@ kill_pid() {
 ensure_packages() {
   local missing=() p
   for p in $PACKAGES; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
   done
   [ ${#missing[@]} -gt 0 ] || return 0
   [ "$(id -u)" = 0 ] || die "missing Debian packages (${missing[*]}); run as root"
@@ -175,7 +178,8 @@ ensure_packages() {
 }
 
 # ---------------------------------------------------------------------------
-# Builds (everything from the Go module proxy; a binary that exists is reused)
+# Builds (everything from the Go module proxy; a binary is reused while it is
+# newer than its sources)
 
 # go_build_static OUT DIR PACKAGE...: static build of PACKAGE in module DIR.
 go_build_static() {
@@ -198,10 +202,40 @@ build_kwok() {
   ln -sf "kwok-$KWOK_VERSION" "$BIN/kwok"
 }
 
+# outdated BINARY SOURCE_DIR: whether BINARY is missing or older than a Go
+# source or go.mod/go.sum of SOURCE_DIR.
+outdated() {
+  [ -x "$1" ] || return 0
+  [ -n "$(find "$2" \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -newer "$1" -print -quit)" ]
+}
+
 build_coredns() {
-  [ -x "$TOOLS/coredns-$COREDNS_VERSION" ] && return 0
+  outdated "$TOOLS/coredns-$COREDNS_VERSION" "$ROOT/hack/coredns" || return 0
   log "building CoreDNS $COREDNS_VERSION"
   go_build_static "$TOOLS/coredns-$COREDNS_VERSION" "$ROOT/hack/coredns" .
+}
+
+cert_manager_dir() { echo "$TOOLS/cert-manager-$CERT_MANAGER_VERSION"; }
+build_cert_manager() {
+  local d c stale=false
+  d=$(cert_manager_dir)
+  for c in controller webhook cainjector; do
+    if outdated "$d/$c" "$ROOT/hack/cert-manager"; then stale=true; fi
+  done
+  $stale || return 0
+  log "building cert-manager $CERT_MANAGER_VERSION (controller, webhook, cainjector)"
+  mkdir -p "$d"
+  (cd "$ROOT/hack/cert-manager" && CGO_ENABLED=0 go build -trimpath \
+    -ldflags "-s -w -X github.com/cert-manager/cert-manager/pkg/util.AppVersion=$CERT_MANAGER_VERSION" \
+    -o "$d/" ./controller ./webhook ./cainjector)
+}
+
+# The image tool and the pause binary are the project's own.
+build_imagetool() {
+  outdated "$TOOLS/imagetool" "$ROOT/hack/images" || outdated "$TOOLS/pause" "$ROOT/hack/images" || return 0
+  log "building imagetool and pause"
+  go_build_static "$TOOLS/imagetool" "$ROOT/hack/images" .
+  go_build_static "$TOOLS/pause" "$ROOT/hack/images" ./pause
 }
 
 # kwok_module_dir: the kwok module in the module cache (its stage definitions).
@@ -209,34 +243,15 @@ kwok_module_dir() {
   (cd /tmp && GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION") | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p'
 }
 
-cert_manager_dir() { echo "$TOOLS/cert-manager-$CERT_MANAGER_VERSION"; }
-build_cert_manager() {
-  local d; d=$(cert_manager_dir)
-  [ -x "$d/controller" ] && [ -x "$d/webhook" ] && [ -x "$d/cainjector" ] && return 0
-  log "building cert-manager $CERT_MANAGER_VERSION (controller, webhook, cainjector)"
-  mkdir -p "$d"
-  (cd "$ROOT/hack/cert-manager" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$d/" ./controller ./webhook ./cainjector)
-}
-
-# The image tool and the pause binary are the project's own; rebuilt when their
-# sources change.
-build_imagetool() {
-  local src=$ROOT/hack/images
-  if [ ! -x "$TOOLS/imagetool" ] || [ -n "$(find "$src" -newer "$TOOLS/imagetool" -name '*.go' -o -newer "$TOOLS/imagetool" -name 'go.*' | head -1)" ]; then
-    log "building imagetool and pause"
-    go_build_static "$TOOLS/imagetool" "$src" .
-    go_build_static "$TOOLS/pause" "$src" ./pause
-  fi
-}
-
 # cert_manager_crds: directory of cert-manager's CRDs in the module cache.
 cert_manager_crds() {
-  local dir
-  dir=$(cd "$ROOT/hack/cert-manager" && go list -m -f '{{.Dir}}' github.com/cert-manager/cert-manager)
-  [ -n "$dir" ] && [ -d "$dir/deploy/crds" ] || (cd "$ROOT/hack/cert-manager" && go mod download github.com/cert-manager/cert-manager)
-  dir=$(cd "$ROOT/hack/cert-manager" && go list -m -f '{{.Dir}}' github.com/cert-manager/cert-manager)
-  echo "$dir/deploy/crds"
+  (cd "$ROOT/hack/cert-manager" && go mod download github.com/cert-manager/cert-manager)
+  echo "$(cd "$ROOT/hack/cert-manager" && go list -m -f '{{.Dir}}' github.com/cert-manager/cert-manager)/deploy/crds"
 }
+
+# pinned IMAGE TARBALL-NAME: IMAGE with the digest of the image tarball built
+# by images.sh, so that a rebuilt image rolls its Deployment out.
+pinned() { echo "$1@$(cat "$STATE/images/$2.tar.digest")"; }
 
 # ---------------------------------------------------------------------------
 # Host state: what the cluster changes on the host, saved once before the
@@ -251,7 +266,10 @@ HOST_PATHS="/var/lib/kubelet /var/log/containers /var/log/pods /run/containerd /
 # and routing parameters.
 SYSCTL_PATTERN='^(vm\.|kernel\.(panic|keys\.)|net\.ipv4\.(ip_forward|conf\.)|net\.ipv6\.conf\.|net\.netfilter\.nf_conntrack_(max|tcp_|udp_|buckets)|net\.bridge\.)'
 
-sysctl_snapshot() { sysctl -a 2>/dev/null | grep -E "$SYSCTL_PATTERN" | grep -v -E '(nf_conntrack_count|\.conf\.(veth|cni0|kube))' | sed 's/ = /=/' | sort; }
+sysctl_snapshot() {
+  { sysctl -a 2>/dev/null || true; } | sed 's/ = /=/' |
+    awk -v keep="$SYSCTL_PATTERN" '$0 ~ keep && $0 !~ /(nf_conntrack_count|\.conf\.(veth|cni0))/' | sort
+}
 
 save_host_state() {
   [ -f "$HOST/saved" ] && return 0
@@ -271,16 +289,15 @@ preexisting_path() { grep -qx "$1" "$HOST/paths" 2>/dev/null; }
 
 restore_sysctls() {
   [ -f "$HOST/sysctl" ] || return 0
-  local key value now
+  local key value
   # ip_forward first: writing it resets every interface's forwarding setting.
-  for key in net.ipv4.ip_forward; do
-    value=$(sed -n "s/^$key=//p" "$HOST/sysctl")
-    now=$(sysctl -n "$key")
-    [ -z "$value" ] || [ "$value" = "$now" ] || { sysctl -q -w "$key=$value" && log "restored $key=$value"; }
+  value=$(sed -n 's/^net\.ipv4\.ip_forward=//p' "$HOST/sysctl")
+  if [ -n "$value" ] && [ "$(sysctl -n net.ipv4.ip_forward)" != "$value" ]; then
+    sysctl -q -w "net.ipv4.ip_forward=$value" && log "restored net.ipv4.ip_forward=$value"
+  fi
+  # Then every saved setting that differs now.
+  comm -23 "$HOST/sysctl" <(sysctl_snapshot) | while IFS='=' read -r key value; do
+    sysctl -n "$key" >/dev/null 2>&1 || continue
+    if sysctl -q -w "$key=$value" 2>/dev/null; then log "restored $key=$value"; else log "could not restore $key=$value"; fi
   done
-  while IFS='=' read -r key value; do
-    now=$(sysctl -n "$key" 2>/dev/null | tr '\t' ' ') || continue
-    [ "$(echo "$value" | tr '\t' ' ')" = "$now" ] && continue
-    sysctl -q -w "$key=$value" 2>/dev/null && log "restored $key=$value" || log "could not restore $key=$value"
-  done <"$HOST/sysctl"
 }

@@ -3,7 +3,9 @@
 # kube-scheduler, a registry on loopback, containerd (runc, CNI bridge), a
 # kubelet (one real node), kube-proxy and CoreDNS; with KWOK_NODES=N also kwok
 # and N simulated nodes. Running it again while the cluster is up starts only
-# what is missing and re-applies the configuration.
+# what is missing and re-applies the CoreDNS manifest; configuration files are
+# rewritten only when their content changes (running components pick a change
+# up after down and up).
 #
 # usage: hack/cluster/up.sh            (as root)
 #   KWOK_NODES=N      simulated nodes besides the real one (default 0)
@@ -21,7 +23,7 @@ KWOK_NODES=${KWOK_NODES:-0}
 step "Debian packages"
 ensure_packages
 
-step "builds (reused when present)"
+step "builds (reused while up to date)"
 build_k8s
 build_imagetool
 build_coredns
@@ -309,7 +311,7 @@ wait_for 60 "kube-proxy healthz" curl -sf http://127.0.0.1:10256/healthz
 # ---------------------------------------------------------------------------
 step "CoreDNS"
 wait_for 60 "the default ServiceAccount" kc get serviceaccount default -n default
-sed -e "s|@COREDNS_IMAGE@|$COREDNS_IMAGE|g" -e "s|@DNS_SERVICE_IP@|$DNS_SERVICE_IP|g" -e "s|@CLUSTER_DOMAIN@|$CLUSTER_DOMAIN|g" \
+sed -e "s|@COREDNS_IMAGE@|$(pinned "$COREDNS_IMAGE" coredns)|g" -e "s|@DNS_SERVICE_IP@|$DNS_SERVICE_IP|g" -e "s|@CLUSTER_DOMAIN@|$CLUSTER_DOMAIN|g" \
   "$ROOT/hack/coredns/coredns.yaml" | kc apply --server-side --force-conflicts -f - >/dev/null
 kc -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null
 
@@ -321,7 +323,6 @@ if [ "$KWOK_NODES" != 0 ]; then
   stages=$(kwok_module_dir)/kustomize/stage
   [ -d "$stages" ] || die "no kwok stages in the module cache"
   {
-    printf 'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions: {}\n'
     for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
       pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
       printf -- '---\n'

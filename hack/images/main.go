@@ -19,7 +19,8 @@ limitations under the License.
 //
 //	imagetool build --rootfs DIR --out FILE.tar --ref REF [--ref REF]... [config flags]
 //	    packs DIR into a one-layer image (every file owned by root unless --owner
-//	    says otherwise) and writes it as an image tarball carrying every REF.
+//	    says otherwise) and writes it as an image tarball carrying every REF,
+//	    and its manifest digest to FILE.tar.digest.
 //	imagetool push --registry HOST:PORT FILE.tar...
 //	    pushes every image of the tarballs to the registry, each REF with its
 //	    registry host dropped (docker.io/library/busybox:latest becomes
@@ -40,6 +41,7 @@ import (
 	"io"
 	"io/fs"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -177,19 +179,24 @@ func build(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The manifest digest, for manifests that pin the image by digest.
+	if err := os.WriteFile(*out+".digest", []byte(digest.String()+"\n"), 0o644); err != nil {
+		return err
+	}
 	log.Printf("built %s (%s) -> %s", strings.Join(refs, ", "), digest, *out)
 	return nil
 }
 
-// packDir returns an uncompressed tar of dir with deterministic order, times and
-// ownership.
-func packDir(dir string, owners list) ([]byte, error) {
-	type owner struct {
-		prefix   string
-		uid, gid int
-	}
-	var own []owner
-	for _, o := range owners {
+// owner is the owner of a path and everything below it in a built layer.
+type owner struct {
+	prefix   string
+	uid, gid int
+}
+
+// parseOwners parses PATH=UID:GID flags.
+func parseOwners(flags list) ([]owner, error) {
+	var owners []owner
+	for _, o := range flags {
 		p, ids, ok := strings.Cut(o, "=")
 		u, g, ok2 := strings.Cut(ids, ":")
 		uid, err1 := strconv.Atoi(u)
@@ -197,10 +204,20 @@ func packDir(dir string, owners list) ([]byte, error) {
 		if !ok || !ok2 || err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("bad --owner %q, want PATH=UID:GID", o)
 		}
-		own = append(own, owner{strings.Trim(p, "/"), uid, gid})
+		owners = append(owners, owner{strings.Trim(p, "/"), uid, gid})
+	}
+	return owners, nil
+}
+
+// packDir returns an uncompressed tar of dir with deterministic order, times and
+// ownership.
+func packDir(dir string, ownerFlags list) ([]byte, error) {
+	owners, err := parseOwners(ownerFlags)
+	if err != nil {
+		return nil, err
 	}
 	var paths []string
-	err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -217,53 +234,62 @@ func packDir(dir string, owners list) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, p := range paths {
-		rel, _ := filepath.Rel(dir, p)
-		rel = filepath.ToSlash(rel)
-		info, err := os.Lstat(p)
-		if err != nil {
+		if err := addEntry(tw, dir, p, owners); err != nil {
 			return nil, err
-		}
-		link := ""
-		if info.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return nil, err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return nil, err
-		}
-		hdr.Name = rel
-		if info.IsDir() {
-			hdr.Name += "/"
-		}
-		hdr.ModTime, hdr.AccessTime, hdr.ChangeTime = epoch, time.Time{}, time.Time{}
-		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
-		for _, o := range own {
-			if rel == o.prefix || strings.HasPrefix(rel, o.prefix+"/") {
-				hdr.Uid, hdr.Gid = o.uid, o.gid
-			}
-		}
-		hdr.Format = tar.FormatPAX
-		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, err
-		}
-		if info.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return nil, err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			if err != nil {
-				return nil, err
-			}
 		}
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// addEntry writes the file, directory or symbolic link p below dir to tw.
+func addEntry(tw *tar.Writer, dir, p string, owners []owner) error {
+	rel, err := filepath.Rel(dir, p)
+	if err != nil {
+		return err
+	}
+	rel = filepath.ToSlash(rel)
+	info, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	link := ""
+	if info.Mode()&fs.ModeSymlink != 0 {
+		if link, err = os.Readlink(p); err != nil {
+			return err
+		}
+	}
+	hdr, err := tar.FileInfoHeader(info, link)
+	if err != nil {
+		return err
+	}
+	hdr.Name = rel
+	if info.IsDir() {
+		hdr.Name += "/"
+	}
+	hdr.ModTime, hdr.AccessTime, hdr.ChangeTime = epoch, time.Time{}, time.Time{}
+	hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
+	for _, o := range owners {
+		if rel == o.prefix || strings.HasPrefix(rel, o.prefix+"/") {
+			hdr.Uid, hdr.Gid = o.uid, o.gid
+		}
+	}
+	hdr.Format = tar.FormatPAX
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	_, err = io.Copy(tw, f)
+	return err
 }
 
 func push(args []string) error {
@@ -381,9 +407,7 @@ func withTagFallback(next http.Handler, fallback map[string]string) http.Handler
 			next.ServeHTTP(w, r2)
 			return
 		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
+		maps.Copy(w.Header(), rec.Header())
 		w.WriteHeader(rec.Code)
 		_, _ = w.Write(rec.Body.Bytes())
 	})

@@ -137,9 +137,9 @@ func kubectlIn(stdin string, args ...string) (string, error) {
 func dumpDiagnostics(namespaces ...string) {
 	section := func(title string, args ...string) {
 		out, err := kubectl(args...)
-		fmt.Fprintf(GinkgoWriter, "\n===== %s\n%s", title, out)
+		GinkgoWriter.Printf("\n===== %s\n%s", title, out)
 		if err != nil {
-			fmt.Fprintf(GinkgoWriter, "(%v)\n", err)
+			GinkgoWriter.Printf("(%v)\n", err)
 		}
 	}
 	section("operator pods", "-n", operatorNamespace, "get", "pods", "-o", "wide")
@@ -150,7 +150,7 @@ func dumpDiagnostics(namespaces ...string) {
 	for _, ns := range namespaces {
 		section("pods of "+ns, "-n", ns, "describe", "pods")
 		pods, _ := kubectl("-n", ns, "get", "pods", "-o", "name")
-		for _, pod := range strings.Fields(pods) {
+		for pod := range strings.FieldsSeq(pods) {
 			section("logs of "+ns+"/"+pod, "-n", ns, "logs", pod, "--all-containers", "--prefix", "--tail=200")
 		}
 	}

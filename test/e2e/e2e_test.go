@@ -29,7 +29,7 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-var _ = Describe("the local cluster", Ordered, func() {
+var _ = Describe("the local cluster", func() {
 	var ns string
 
 	BeforeEach(func() {
@@ -55,10 +55,13 @@ var _ = Describe("the local cluster", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(Equal("1/1"))
 
-		out, err = kubectl("-n", operatorNamespace, "get", "pods", "-l", "control-plane=controller-manager",
-			"-o", `jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(strings.Fields(out)).To(ConsistOf("True"))
+		// One Ready pod, once a pod of an earlier rollout has terminated.
+		Eventually(func(g Gomega) {
+			out, err := kubectl("-n", operatorNamespace, "get", "pods", "-l", "control-plane=controller-manager",
+				"-o", `jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(strings.Fields(out)).To(ConsistOf("True"))
+		}).Should(Succeed())
 
 		for _, cfg := range []string{
 			"validatingwebhookconfiguration/jobkeeper-validating-webhook-configuration",
@@ -186,6 +189,23 @@ spec:
 		Expect(err).NotTo(HaveOccurred())
 		Expect(strings.Fields(out)).To(HaveLen(n))
 		Expect(strings.Fields(out)).To(HaveEach("True"))
+
+		By("running a pod on a simulated node")
+		_, err = kubectlIn(`apiVersion: v1
+kind: Pod
+metadata:
+  name: simulated
+spec:
+  nodeSelector: {type: kwok}
+  tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
+  containers: [{name: main, image: busybox}]
+`, "-n", ns, "apply", "-f", "-")
+		Expect(err).NotTo(HaveOccurred())
+		_, err = kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/simulated", "--timeout=60s")
+		Expect(err).NotTo(HaveOccurred())
+		node, err := kubectl("-n", ns, "get", "pod", "simulated", "-o", "jsonpath={.spec.nodeName}")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(node).To(HavePrefix("kwok-node-"))
 	})
 })
 

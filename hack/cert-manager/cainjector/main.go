@@ -44,17 +44,22 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/cert-manager/cert-manager/pkg/controller/cainjector"
 	logf "github.com/cert-manager/cert-manager/pkg/logs"
+	"github.com/cert-manager/cert-manager/pkg/util"
 )
 
 func main() {
 	klog.InitFlags(nil)
-	kubeconfig := flag.String("kubeconfig", "", "kubeconfig file (default: in-cluster configuration)")
+	// controller-runtime, when linked in, defines --kubeconfig itself.
+	if flag.Lookup("kubeconfig") == nil {
+		flag.String("kubeconfig", "", "kubeconfig file (default: in-cluster configuration)")
+	}
 	healthAddr := flag.String("health-address", ":9402", "address of the /healthz and /readyz endpoints")
 	flag.Parse()
+	kubeconfig := flag.Lookup("kubeconfig").Value.String()
 
 	log := logf.Log.WithName("cainjector")
 	ctrl.SetLogger(log)
-	if err := run(*kubeconfig, *healthAddr); err != nil {
+	if err := run(kubeconfig, *healthAddr); err != nil {
 		log.Error(err, "cainjector failed")
 		klog.Flush()
 		os.Exit(1)
@@ -70,6 +75,8 @@ func run(kubeconfig, healthAddr string) error {
 	if err != nil {
 		return err
 	}
+	// The injectors' field manager is taken from the user agent.
+	cfg = util.RestConfigWithUserAgent(cfg, "cainjector")
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(admissionregistrationv1.AddToScheme(scheme))

@@ -57,17 +57,21 @@ import (
 
 func main() {
 	klog.InitFlags(nil)
-	kubeconfig := flag.String("kubeconfig", "", "kubeconfig file (default: in-cluster configuration)")
+	// controller-runtime, when linked in, defines --kubeconfig itself.
+	if flag.Lookup("kubeconfig") == nil {
+		flag.String("kubeconfig", "", "kubeconfig file (default: in-cluster configuration)")
+	}
 	clusterResourceNamespace := flag.String("cluster-resource-namespace", "cert-manager", "namespace holding the Secrets of ClusterIssuers")
 	workers := flag.Int("workers", 2, "workers per controller")
 	healthAddr := flag.String("health-address", ":9403", "address of the /livez and /readyz endpoint")
 	flag.Parse()
+	kubeconfig := flag.Lookup("kubeconfig").Value.String()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx = logf.NewContext(ctx, logf.Log, "controller")
 
-	if err := run(ctx, *kubeconfig, *clusterResourceNamespace, *workers, *healthAddr); err != nil {
+	if err := run(ctx, kubeconfig, *clusterResourceNamespace, *workers, *healthAddr); err != nil {
 		logf.Log.Error(err, "controller failed")
 		klog.Flush()
 		os.Exit(1)
@@ -130,13 +134,11 @@ func run(ctx context.Context, kubeconfig, clusterResourceNamespace string, worke
 	errs := make(chan error, len(loops))
 	var wg sync.WaitGroup
 	for name, loop := range loops {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := loop.Run(workers, ctx); err != nil {
 				errs <- fmt.Errorf("controller %s: %w", name, err)
 			}
-		}()
+		})
 	}
 	select {
 	case err = <-errs:

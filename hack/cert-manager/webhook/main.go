@@ -39,7 +39,10 @@ import (
 
 func main() {
 	klog.InitFlags(nil)
-	kubeconfig := flag.String("kubeconfig", "", "kubeconfig file (default: in-cluster configuration)")
+	// controller-runtime, when linked in, defines --kubeconfig itself.
+	if flag.Lookup("kubeconfig") == nil {
+		flag.String("kubeconfig", "", "kubeconfig file (default: in-cluster configuration)")
+	}
 	securePort := flag.Int("secure-port", 10250, "port of the TLS admission endpoint")
 	healthzPort := flag.Int("healthz-port", 6080, "port of the /healthz and /livez endpoint")
 	namespace := flag.String("ca-secret-namespace", "cert-manager", "namespace of the CA Secret")
@@ -47,6 +50,7 @@ func main() {
 	dnsNames := flag.String("dns-names", "cert-manager-webhook,cert-manager-webhook.cert-manager,cert-manager-webhook.cert-manager.svc",
 		"comma-separated DNS names of the serving certificate")
 	flag.Parse()
+	kubeconfig := flag.Lookup("kubeconfig").Value.String()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -54,7 +58,7 @@ func main() {
 	ctx = logf.NewContext(ctx, log)
 
 	srv, err := cmwebhook.NewCertManagerWebhookServer(log, config.WebhookConfiguration{
-		KubeConfig:           *kubeconfig,
+		KubeConfig:           kubeconfig,
 		SecurePort:           int32(*securePort),
 		HealthzPort:          int32(*healthzPort),
 		MetricsListenAddress: "0",
