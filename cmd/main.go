@@ -51,6 +51,7 @@ import (
 	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
 	batchcontroller "github.com/jobkeeper/jobkeeper/internal/controller/batch"
 	quarkscontroller "github.com/jobkeeper/jobkeeper/internal/controller/quarks"
+	"github.com/jobkeeper/jobkeeper/internal/quarksoutput"
 	"github.com/jobkeeper/jobkeeper/internal/results"
 	resultsnodejob "github.com/jobkeeper/jobkeeper/internal/results/nodejob"
 	resultsquarksjob "github.com/jobkeeper/jobkeeper/internal/results/quarksjob"
@@ -95,6 +96,7 @@ type options struct {
 	operatorNamespace    string
 	quarksJobWorkers     int
 	monitoredID          string
+	outputPersistImage   string
 	resultsAddr          string
 	resultsAudience      string
 	resultsCertPath      string
@@ -139,6 +141,9 @@ func (o *options) bindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.quarksJobWorkers, "quarksjob-concurrency", 4, "The number of QuarksJobs reconciled at once.")
 	fs.StringVar(&o.monitoredID, "monitored-id", os.Getenv("MONITORED_ID"),
 		"Serve QuarksJobs only in namespaces labelled quarks.cloudfoundry.org/monitored=<id>; empty serves all.")
+	fs.StringVar(&o.outputPersistImage, "output-persist-image",
+		cmp.Or(os.Getenv("OUTPUT_PERSIST_IMAGE"), quarkscontroller.DefaultOutputPersistImage),
+		"The image of the output-persist sidecar of QuarksJob pods.")
 	fs.StringVar(&o.resultsAddr, "results-bind-address", results.DefaultBindAddress,
 		"The address the results API for job pods binds to. \"0\" disables it.")
 	fs.StringVar(&o.resultsAudience, "results-audience", results.DefaultAudience,
@@ -328,6 +333,11 @@ func setupControllers(ctx context.Context, mgr ctrl.Manager, o *options) error {
 			HashKey:                 hashKey,
 			MaxConcurrentReconciles: o.quarksJobWorkers,
 			MonitoredID:             o.monitoredID,
+			Sidecar: quarkscontroller.SidecarConfig{
+				Image:            o.outputPersistImage,
+				ResultsNamespace: o.operatorNamespace,
+				Audience:         o.resultsAudience,
+			},
 		}).SetupWithManager(mgr),
 		(&batchcontroller.ReactiveJobReconciler{
 			Client:                  mgr.GetClient(),
@@ -368,7 +378,19 @@ func setupResults(mgr ctrl.Manager, o *options) error {
 	if err != nil {
 		return fmt.Errorf("setting up the NodeJob results routes: %w", err)
 	}
-	qj := resultsquarksjob.New(mgr, resultsquarksjob.Options{})
+	waiter, err := quarksoutput.NewWaiter(mgr, splitList(o.watchNamespaces))
+	if err != nil {
+		return fmt.Errorf("setting up the QuarksJob output wait: %w", err)
+	}
+	qj := resultsquarksjob.New(mgr, resultsquarksjob.Options{
+		Waiter: waiter,
+		Sink: &quarksoutput.Sink{
+			Client:      mgr.GetClient(),
+			Reader:      mgr.GetAPIReader(),
+			Recorder:    mgr.GetEventRecorder("jobkeeper-quarksjob"),
+			AdoptLegacy: true,
+		},
+	})
 	srv, err := results.Add(mgr, results.Options{
 		BindAddress:      o.resultsAddr,
 		Audience:         o.resultsAudience,

@@ -98,6 +98,8 @@ type QuarksJobReconciler struct {
 	// MonitoredID, when set, limits the controller to namespaces labelled
 	// quarks.cloudfoundry.org/monitored=<MonitoredID> (QJ-27).
 	MonitoredID string
+	// Sidecar configures the output-persist sidecar of job pods (QJ-11).
+	Sidecar SidecarConfig
 
 	apiReader client.Reader
 	jobs      client.Reader
@@ -110,6 +112,7 @@ type QuarksJobReconciler struct {
 // +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list
 
 // Reconcile moves a QuarksJob towards its desired state.
 func (r *QuarksJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -219,6 +222,11 @@ func (r *QuarksJobReconciler) observeActiveRun(ctx context.Context, qj *quarksv1
 		r.setActive(ctx, qj)
 		return true, nil
 	}
+	if outputRejected(run.Reason) {
+		// The output of the run was rejected; the run fails with that reason (QJ-F17, QJ-F18).
+		r.finishRun(qj, job, run.Reason, run.Message)
+		return false, r.pruneFailed(ctx, qj, jobs)
+	}
 	if cond.Type == batchv1.JobComplete {
 		r.finishRun(qj, job, "", "")
 		*after = append(*after, func(ctx context.Context) error {
@@ -232,8 +240,42 @@ func (r *QuarksJobReconciler) observeActiveRun(ctx context.Context, qj *quarksv1
 		})
 		return false, nil
 	}
-	r.finishRun(qj, job, cond.Reason, cond.Message)
+	reason, message := cond.Reason, cond.Message
+	if timedOut, err := r.sidecarTimedOut(ctx, job); err != nil {
+		return true, err
+	} else if timedOut {
+		reason = quarksv1alpha1.RunReasonOutputTimeout
+		message = fmt.Sprintf("the %s sidecar of job %s gave up waiting", quarksv1alpha1.OutputPersistContainerName, job.Name)
+	}
+	r.finishRun(qj, job, reason, message)
 	return false, r.pruneFailed(ctx, qj, jobs)
+}
+
+// sidecarTimedOut reports whether the output-persist sidecar of a pod of the
+// failed job exited with its timeout code (QJ-A7). The pods are read directly,
+// once per failed run.
+func (r *QuarksJobReconciler) sidecarTimedOut(ctx context.Context, job *batchv1.Job) (bool, error) {
+	if !slices.ContainsFunc(job.Spec.Template.Spec.Containers, func(c corev1.Container) bool {
+		return c.Name == quarksv1alpha1.OutputPersistContainerName
+	}) {
+		return false, nil
+	}
+	var pods corev1.PodList
+	if err := r.apiReader.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{
+		quarksv1alpha1.QuarksJobNameLabel: job.Labels[quarksv1alpha1.QuarksJobNameLabel],
+		quarksv1alpha1.RunNumberLabel:     job.Labels[quarksv1alpha1.RunNumberLabel],
+	}); err != nil {
+		return false, fmt.Errorf("listing the pods of job %s: %w", job.Name, err)
+	}
+	for _, pod := range pods.Items {
+		for _, st := range pod.Status.ContainerStatuses {
+			if st.Name == quarksv1alpha1.OutputPersistContainerName && st.State.Terminated != nil &&
+				st.State.Terminated.ExitCode == outputPersistTimeoutCode {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // finishRun records the end of the active run (QJ-17, QJ-18).
@@ -263,6 +305,16 @@ func (r *QuarksJobReconciler) finishRun(qj *quarksv1alpha1.QuarksJob, job *batch
 			qj.Status.RunCount, run.Name, reason, message)
 		observeRun(qj, run, "failed")
 	}
+}
+
+// outputRejected reports whether reason is one the output sink records on a
+// running run when it rejects an upload.
+func outputRejected(reason string) bool {
+	switch reason {
+	case quarksv1alpha1.RunReasonOutputInvalid, quarksv1alpha1.RunReasonOutputMissing, quarksv1alpha1.RunReasonOutputConflict:
+		return true
+	}
+	return false
 }
 
 // pruneFailed deletes failed Jobs beyond failedJobsHistoryLimit, oldest first (QJ-18).
@@ -343,7 +395,7 @@ func (r *QuarksJobReconciler) startRun(ctx context.Context, qj *quarksv1alpha1.Q
 	r.setResolved(qj)
 
 	n := qj.Status.RunCount + 1
-	job, err := buildRunJob(qj, n, refs.rename)
+	job, err := buildRunJob(qj, n, refs.rename, r.Sidecar)
 	if err != nil {
 		return err
 	}

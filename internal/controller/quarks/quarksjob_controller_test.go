@@ -319,7 +319,7 @@ var _ = Describe("QuarksJob controller", func() {
 		stop()
 		qj := apply("qjob_auto-errand.yaml")
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(qj), qj)).To(Succeed())
-		crashed, err := buildRunJob(qj, 1, nil)
+		crashed, err := buildRunJob(qj, 1, nil, SidecarConfig{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(k8sClient.Create(ctx, crashed)).To(Succeed())
 

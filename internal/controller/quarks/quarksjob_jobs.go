@@ -51,7 +51,8 @@ func runJobName(qj *quarksv1alpha1.QuarksJob, n int64) string {
 
 // buildRunJob returns the Job of run number n (QJ-9, QJ-10, QJ-16, QJ-A9).
 // rename maps versioned Secret references to the series member to use.
-func buildRunJob(qj *quarksv1alpha1.QuarksJob, n int64, rename map[string]string) (*batchv1.Job, error) {
+// The output-persist sidecar is added when the output map has entries (QJ-11).
+func buildRunJob(qj *quarksv1alpha1.QuarksJob, n int64, rename map[string]string, sidecar SidecarConfig) (*batchv1.Job, error) {
 	tmpl := qj.Spec.Template.DeepCopy()
 	run := strconv.FormatInt(n, 10)
 
@@ -92,6 +93,7 @@ func buildRunJob(qj *quarksv1alpha1.QuarksJob, n int64, rename map[string]string
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: vol, MountPath: quarksv1alpha1.OutputMountPath})
 	}
 	podrefs.RewriteSecretNames(&pod.Spec, rename)
+	sidecar.addSidecar(&pod.Spec, qj.Namespace, qj.Spec.Output)
 
 	return &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{
