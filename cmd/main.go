@@ -55,6 +55,7 @@ import (
 	"github.com/jobkeeper/jobkeeper/internal/results"
 	resultsnodejob "github.com/jobkeeper/jobkeeper/internal/results/nodejob"
 	resultsquarksjob "github.com/jobkeeper/jobkeeper/internal/results/quarksjob"
+	"github.com/jobkeeper/jobkeeper/internal/resultsca"
 	webhookbatchv1alpha1 "github.com/jobkeeper/jobkeeper/internal/webhook/batch/v1alpha1"
 	webhookquarksv1alpha1 "github.com/jobkeeper/jobkeeper/internal/webhook/quarks/v1alpha1"
 	// +kubebuilder:scaffold:imports
@@ -198,7 +199,15 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 		return err
 	}
 
-	if err := setupControllers(ctx, mgr, &o); err != nil {
+	var ca *resultsca.Publisher
+	if o.resultsAddr != "0" {
+		srv, err := setupResults(mgr, &o)
+		if err != nil {
+			return err
+		}
+		ca = &resultsca.Publisher{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), CAFile: srv.CAFile()}
+	}
+	if err := setupControllers(ctx, mgr, &o, ca); err != nil {
 		return err
 	}
 	if o.enableWebhooks {
@@ -206,11 +215,7 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 			return err
 		}
 	}
-	if o.resultsAddr != "0" {
-		if err := setupResults(mgr, &o); err != nil {
-			return err
-		}
-	}
+
 	// +kubebuilder:scaffold:builder
 
 	for _, w := range watchers {
@@ -314,7 +319,7 @@ func certWatcher(dir, certName, keyName string) (*certwatcher.CertWatcher, func(
 }
 
 // setupControllers registers every reconciler with the manager.
-func setupControllers(ctx context.Context, mgr ctrl.Manager, o *options) error {
+func setupControllers(ctx context.Context, mgr ctrl.Manager, o *options, ca *resultsca.Publisher) error {
 	// The manager's client reads from caches that start with the manager, so
 	// the hash key is read with a direct client.
 	direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme()})
@@ -333,6 +338,7 @@ func setupControllers(ctx context.Context, mgr ctrl.Manager, o *options) error {
 			HashKey:                 hashKey,
 			MaxConcurrentReconciles: o.quarksJobWorkers,
 			MonitoredID:             o.monitoredID,
+			ResultsCA:               ca,
 			Sidecar: quarkscontroller.SidecarConfig{
 				Image:            o.outputPersistImage,
 				ResultsNamespace: o.operatorNamespace,
@@ -358,6 +364,7 @@ func setupControllers(ctx context.Context, mgr ctrl.Manager, o *options) error {
 			MaxNodesPerRun:          o.maxNodesPerRun,
 			ResultsServiceNamespace: o.operatorNamespace,
 			ResultsAudience:         o.resultsAudience,
+			ResultsCA:               ca,
 		}).SetupWithManager(mgr),
 	)
 }
@@ -373,14 +380,14 @@ func setupWebhooks(mgr ctrl.Manager, o *options) error {
 }
 
 // setupResults adds the results API that job pods report to.
-func setupResults(mgr ctrl.Manager, o *options) error {
+func setupResults(mgr ctrl.Manager, o *options) (*results.Server, error) {
 	nj, err := resultsnodejob.New(mgr, resultsnodejob.Options{ReportDir: o.reportDir})
 	if err != nil {
-		return fmt.Errorf("setting up the NodeJob results routes: %w", err)
+		return nil, fmt.Errorf("setting up the NodeJob results routes: %w", err)
 	}
 	waiter, err := quarksoutput.NewWaiter(mgr, splitList(o.watchNamespaces))
 	if err != nil {
-		return fmt.Errorf("setting up the QuarksJob output wait: %w", err)
+		return nil, fmt.Errorf("setting up the QuarksJob output wait: %w", err)
 	}
 	qj := resultsquarksjob.New(mgr, resultsquarksjob.Options{
 		Waiter: waiter,
@@ -402,12 +409,12 @@ func setupResults(mgr ctrl.Manager, o *options) error {
 		Families:         []results.Family{nj.Family(), qj.Family()},
 	})
 	if err != nil {
-		return fmt.Errorf("setting up the results API: %w", err)
+		return nil, fmt.Errorf("setting up the results API: %w", err)
 	}
 	if err := mgr.AddReadyzCheck("results", srv.StartedChecker()); err != nil {
-		return fmt.Errorf("adding results ready check: %w", err)
+		return nil, fmt.Errorf("adding results ready check: %w", err)
 	}
-	return nil
+	return srv, nil
 }
 
 // defaultOperatorNamespace is $POD_NAMESPACE, else the namespace of the pod's

@@ -48,6 +48,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/resultsca"
 	"github.com/jobkeeper/jobkeeper/internal/status"
 )
 
@@ -94,6 +95,8 @@ type NodeJobRunReconciler struct {
 	ResultsServicePort      int32
 	// ResultsAudience is the audience of the projected results token (default jobkeeper-results).
 	ResultsAudience string
+	// ResultsCA publishes the results API's CA bundle into namespaces with job pods; nil publishes nothing.
+	ResultsCA *resultsca.Publisher
 
 	// apiReader reads from the API server, for what the cache may not have seen yet.
 	apiReader client.Reader
@@ -452,6 +455,10 @@ func (r *NodeJobRunReconciler) createPod(ctx context.Context, run *batchv1alpha1
 		return err
 	}
 	key := pod.Namespace + "/" + pod.Name
+	// The pod's projected volume needs the results CA in this namespace.
+	if err := r.ResultsCA.Ensure(ctx, pod.Namespace); err != nil {
+		return err
+	}
 	err := r.Create(ctx, pod)
 	if apierrors.IsAlreadyExists(err) {
 		existing, gerr := r.directPod(ctx, run, pod.Name)

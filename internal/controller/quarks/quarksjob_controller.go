@@ -47,6 +47,7 @@ import (
 
 	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
 	"github.com/jobkeeper/jobkeeper/internal/podrefs"
+	"github.com/jobkeeper/jobkeeper/internal/resultsca"
 	"github.com/jobkeeper/jobkeeper/internal/status"
 )
 
@@ -95,6 +96,8 @@ type QuarksJobReconciler struct {
 	HashKey HashKey
 	// MaxConcurrentReconciles is the number of QuarksJobs reconciled at once (default 1).
 	MaxConcurrentReconciles int
+	// ResultsCA publishes the results API's CA bundle into namespaces with job pods; nil publishes nothing.
+	ResultsCA *resultsca.Publisher
 	// MonitoredID, when set, limits the controller to namespaces labelled
 	// quarks.cloudfoundry.org/monitored=<MonitoredID> (QJ-27).
 	MonitoredID string
@@ -398,6 +401,12 @@ func (r *QuarksJobReconciler) startRun(ctx context.Context, qj *quarksv1alpha1.Q
 	job, err := buildRunJob(qj, n, refs.rename, r.Sidecar)
 	if err != nil {
 		return err
+	}
+	if hasOutput(qj.Spec.Output) {
+		// The sidecar's projected volume needs the results CA in this namespace.
+		if err := r.ResultsCA.Ensure(ctx, qj.Namespace); err != nil {
+			return err
+		}
 	}
 	if err := r.Create(ctx, job); err != nil {
 		if !apierrors.IsAlreadyExists(err) {

@@ -1,0 +1,89 @@
+/*
+Copyright 2026 The jobkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package resultsca keeps the CA bundle of the results API in the ConfigMap
+// jobkeeper-results-ca of every namespace where the operator starts job pods,
+// so the pods' projected volume can trust the results API.
+package resultsca
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+const (
+	// ConfigMapName is the name of the CA bundle ConfigMap.
+	ConfigMapName = "jobkeeper-results-ca"
+	// Key is the key of the CA bundle in the ConfigMap.
+	Key = "ca.crt"
+)
+
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;create;update
+
+// Publisher writes the CA bundle into namespaces.
+type Publisher struct {
+	// Client writes the ConfigMaps.
+	Client client.Client
+	// Reader reads them directly from the API server: there is no cache of all ConfigMaps.
+	Reader client.Reader
+	// CAFile is the file holding the CA bundle; it is read at every call, so a rotated CA is published.
+	CAFile string
+}
+
+// Ensure makes the ConfigMap in namespace hold the current CA bundle, and
+// writes only when it is missing or differs. A nil Publisher does nothing.
+func (p *Publisher) Ensure(ctx context.Context, namespace string) error {
+	if p == nil || p.CAFile == "" {
+		return nil
+	}
+	ca, err := os.ReadFile(p.CAFile)
+	if err != nil {
+		return fmt.Errorf("reading the results CA: %w", err)
+	}
+	cm := &corev1.ConfigMap{}
+	err = p.Reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ConfigMapName}, cm)
+	switch {
+	case apierrors.IsNotFound(err):
+		cm = &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: ConfigMapName,
+				Labels: map[string]string{"app.kubernetes.io/managed-by": "jobkeeper"}},
+			Data: map[string]string{Key: string(ca)},
+		}
+		if err := p.Client.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating ConfigMap %s/%s: %w", namespace, ConfigMapName, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading ConfigMap %s/%s: %w", namespace, ConfigMapName, err)
+	case bytes.Equal([]byte(cm.Data[Key]), ca):
+		return nil
+	}
+	if cm.Data == nil {
+		cm.Data = map[string]string{}
+	}
+	cm.Data[Key] = string(ca)
+	if err := p.Client.Update(ctx, cm); err != nil {
+		return fmt.Errorf("updating ConfigMap %s/%s: %w", namespace, ConfigMapName, err)
+	}
+	return nil
+}
