@@ -527,13 +527,13 @@ var _ = Describe("ReactiveJob controller", func() {
 		job := currentJob(rj)
 		startJob(job)
 		Eventually(func() float64 {
-			return testutil.ToFloat64(reactiveJobActiveRuns.WithLabelValues(ns, "metrics"))
+			return testutil.ToFloat64(reactiveJobKind.Active.WithLabelValues(ns, "metrics"))
 		}).Should(Equal(1.0))
 		finishJob(job, true)
 		Eventually(func() float64 {
-			return testutil.ToFloat64(reactiveJobRuns.WithLabelValues(ns, "metrics", "succeeded"))
+			return testutil.ToFloat64(reactiveJobKind.Runs.WithLabelValues(ns, "metrics", "succeeded"))
 		}).Should(Equal(1.0))
-		Expect(testutil.ToFloat64(reactiveJobActiveRuns.WithLabelValues(ns, "metrics"))).To(Equal(0.0))
+		Expect(testutil.ToFloat64(reactiveJobKind.Active.WithLabelValues(ns, "metrics"))).To(Equal(0.0))
 
 		Expect(k8sClient.Delete(ctx, rj)).To(Succeed())
 		Eventually(func() error {
@@ -544,7 +544,7 @@ var _ = Describe("ReactiveJob controller", func() {
 			return k8sClient.Update(ctx, job)
 		}).Should(Succeed())
 		Eventually(func() int {
-			return testutil.CollectAndCount(reactiveJobRuns, "jobkeeper_reactivejob_runs_total") -
+			return testutil.CollectAndCount(reactiveJobKind.Runs, "jobkeeper_reactivejob_runs_total") -
 				countOtherSeries(ns)
 		}).Should(BeZero())
 	})
@@ -615,7 +615,7 @@ var _ = Describe("ReactiveJob status functions", func() {
 func countOtherSeries(namespace string) int {
 	n := 0
 	ch := make(chan prometheus.Metric, 1024)
-	reactiveJobRuns.Collect(ch)
+	reactiveJobKind.Runs.Collect(ch)
 	close(ch)
 	for m := range ch {
 		var pb dto.Metric

@@ -20,38 +20,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/jobkeeper/jobkeeper/internal/kindmetrics"
 )
 
-// Label names of the per-kind metrics.
-const (
-	labelNamespace = "namespace"
-	labelName      = "name"
-	labelResult    = "result"
-)
-
-var (
-	reactiveJobRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "jobkeeper_reactivejob_runs_total",
-		Help: "Jobs of a ReactiveJob that reached a terminal condition, by result.",
-	}, []string{labelNamespace, labelName, labelResult})
-	reactiveJobRunDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "jobkeeper_reactivejob_run_duration_seconds",
-		Help:    "Time from a Job's start to its completion, by result.",
-		Buckets: prometheus.ExponentialBuckets(1, 2, 16),
-	}, []string{labelNamespace, labelName, labelResult})
-	reactiveJobActiveRuns = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "jobkeeper_reactivejob_active_runs",
-		Help: "Active Jobs of a ReactiveJob.",
-	}, []string{labelNamespace, labelName})
-)
-
-func init() {
-	metrics.Registry.MustRegister(reactiveJobRuns, reactiveJobRunDuration, reactiveJobActiveRuns)
-}
+// reactiveJobKind are the run metrics of the kind (RJ-28).
+var reactiveJobKind = kindmetrics.New("reactivejob")
 
 // reactiveJobMetrics counts each Job's terminal condition once. Only Jobs that
 // finish after the process started are counted, so a restart does not count
@@ -88,19 +64,20 @@ func (m *reactiveJobMetrics) observe(key types.NamespacedName, jobs []*batchv1.J
 		if finishTime(j).Time.Before(m.started) {
 			continue
 		}
-		result := "succeeded"
+		result := kindmetrics.ResultSucceeded
 		if c.Type == batchv1.JobFailed {
-			result = "failed"
+			result = kindmetrics.ResultFailed
 		}
-		reactiveJobRuns.WithLabelValues(namespace, name, result).Inc()
+		seconds := -1.0
 		if j.Status.StartTime != nil {
 			end := finishTime(j)
-			reactiveJobRunDuration.WithLabelValues(namespace, name, result).Observe(end.Sub(j.Status.StartTime.Time).Seconds())
+			seconds = end.Sub(j.Status.StartTime.Time).Seconds()
 		}
+		reactiveJobKind.Finished(namespace, name, result, seconds)
 		next[j.UID] = true
 	}
 	m.counted[key] = next
-	reactiveJobActiveRuns.WithLabelValues(namespace, name).Set(float64(active))
+	reactiveJobKind.Active.WithLabelValues(namespace, name).Set(float64(active))
 }
 
 // forget removes the series of a deleted ReactiveJob.
@@ -108,8 +85,5 @@ func (m *reactiveJobMetrics) forget(key types.NamespacedName) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.counted, key)
-	labels := prometheus.Labels{labelNamespace: key.Namespace, labelName: key.Name}
-	reactiveJobRuns.DeletePartialMatch(labels)
-	reactiveJobRunDuration.DeletePartialMatch(labels)
-	reactiveJobActiveRuns.DeletePartialMatch(labels)
+	reactiveJobKind.Forget(key.Namespace, key.Name)
 }

@@ -46,6 +46,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/kindmetrics"
 	"github.com/jobkeeper/jobkeeper/internal/podrefs"
 	"github.com/jobkeeper/jobkeeper/internal/resultsca"
 	"github.com/jobkeeper/jobkeeper/internal/status"
@@ -299,14 +300,14 @@ func (r *QuarksJobReconciler) finishRun(qj *quarksv1alpha1.QuarksJob, job *batch
 		run.Reason, run.Message = "", ""
 		qj.Status.Completed = true
 		r.Recorder.Eventf(qj, related, corev1.EventTypeNormal, EventRunSucceeded, "Run", "run %d (job %s) succeeded", qj.Status.RunCount, run.Name)
-		observeRun(qj, run, "succeeded")
+		observeRun(qj, run, kindmetrics.ResultSucceeded)
 	} else {
 		run.Result = quarksv1alpha1.RunResultFailed
 		run.Reason, run.Message = reason, message
 		qj.Status.Completed = false
 		r.Recorder.Eventf(qj, related, corev1.EventTypeWarning, EventRunFailed, "Run", "run %d (job %s) failed: %s: %s",
 			qj.Status.RunCount, run.Name, reason, message)
-		observeRun(qj, run, "failed")
+		observeRun(qj, run, kindmetrics.ResultFailed)
 	}
 }
 
@@ -434,7 +435,7 @@ func (r *QuarksJobReconciler) startRun(ctx context.Context, qj *quarksv1alpha1.Q
 		Generation: qj.Generation, StartTime: &now,
 	}
 	r.setActive(ctx, qj)
-	activeRuns.WithLabelValues(qj.Namespace, qj.Name).Set(1)
+	quarksJobMetrics.Active.WithLabelValues(qj.Namespace, qj.Name).Set(1)
 
 	if next, ok := writeBack[qj.Spec.Trigger.Strategy]; ok {
 		*after = append(*after, func(ctx context.Context) error { return r.writeBack(ctx, qj, next) })

@@ -25,6 +25,7 @@ import (
 	. "github.com/onsi/gomega"
 	. "github.com/onsi/gomega/gstruct"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -140,6 +141,9 @@ var _ = Describe("QuarksJob controller", func() {
 			g.Expect(kstatusOf(got)).To(Equal(kstatus.CurrentStatus))
 		}).Should(Succeed())
 		Expect(eventReasons(ns, qj.Name)).To(ContainElements(EventRunSucceeded, EventDeletingJob))
+		By("QJ-31: the run is counted and no run is active")
+		Expect(testutil.ToFloat64(quarksJobMetrics.Runs.WithLabelValues(ns, qj.Name, "succeeded"))).To(Equal(1.0))
+		Expect(testutil.ToFloat64(quarksJobMetrics.Active.WithLabelValues(ns, qj.Name))).To(Equal(0.0))
 		Consistently(func() []batchv1.Job { return jobsOf(qj) }).WithTimeout(time.Second).Should(BeEmpty())
 	})
 

@@ -17,52 +17,24 @@ limitations under the License.
 package quarks
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
-
 	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/kindmetrics"
 )
 
-// Label names of the per-kind metrics.
-const (
-	labelNamespace = "namespace"
-	labelName      = "name"
-	labelResult    = "result"
-)
+// quarksJobMetrics are the run metrics of the kind (QJ-31).
+var quarksJobMetrics = kindmetrics.New("quarksjob")
 
-var (
-	runsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "jobkeeper_quarksjob_runs_total",
-		Help: "Finished runs of a QuarksJob, by result.",
-	}, []string{labelNamespace, labelName, labelResult})
-	runDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "jobkeeper_quarksjob_run_duration_seconds",
-		Help:    "Time from the start of a run to its end, by result.",
-		Buckets: prometheus.ExponentialBuckets(1, 2, 16),
-	}, []string{labelNamespace, labelName, labelResult})
-	activeRuns = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "jobkeeper_quarksjob_active_runs",
-		Help: "Active runs of a QuarksJob (0 or 1).",
-	}, []string{labelNamespace, labelName})
-)
-
-func init() {
-	metrics.Registry.MustRegister(runsTotal, runDuration, activeRuns)
-}
-
-// observeRun counts a finished run (QJ-31).
+// observeRun counts a finished run.
 func observeRun(qj *quarksv1alpha1.QuarksJob, run *quarksv1alpha1.RunStatus, result string) {
-	runsTotal.WithLabelValues(qj.Namespace, qj.Name, result).Inc()
+	seconds := -1.0
 	if run.StartTime != nil && run.CompletionTime != nil {
-		runDuration.WithLabelValues(qj.Namespace, qj.Name, result).Observe(run.CompletionTime.Sub(run.StartTime.Time).Seconds())
+		seconds = run.CompletionTime.Sub(run.StartTime.Time).Seconds()
 	}
-	activeRuns.WithLabelValues(qj.Namespace, qj.Name).Set(0)
+	quarksJobMetrics.Finished(qj.Namespace, qj.Name, result, seconds)
+	quarksJobMetrics.Active.WithLabelValues(qj.Namespace, qj.Name).Set(0)
 }
 
 // forgetMetrics removes the series of a deleted QuarksJob.
 func forgetMetrics(namespace, name string) {
-	labels := prometheus.Labels{labelNamespace: namespace, labelName: name}
-	runsTotal.DeletePartialMatch(labels)
-	runDuration.DeletePartialMatch(labels)
-	activeRuns.DeletePartialMatch(labels)
+	quarksJobMetrics.Forget(namespace, name)
 }
