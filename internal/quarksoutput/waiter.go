@@ -25,8 +25,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -34,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/labelcache"
 	"github.com/jobkeeper/jobkeeper/internal/results"
 	resultsquarksjob "github.com/jobkeeper/jobkeeper/internal/results/quarksjob"
 	"github.com/jobkeeper/jobkeeper/internal/results/wire"
@@ -59,30 +58,11 @@ var _ resultsquarksjob.Waiter = &Waiter{}
 // labelled quarks.cloudfoundry.org/qjob-name in namespaces (all when empty),
 // and adds it to the manager.
 func NewWaiter(mgr manager.Manager, namespaces []string) (*Waiter, error) {
-	hasLabel, err := labels.NewRequirement(quarksv1alpha1.QuarksJobNameLabel, selection.Exists, nil)
+	pods, err := labelcache.New(mgr, &corev1.Pod{}, quarksv1alpha1.QuarksJobNameLabel, namespaces)
 	if err != nil {
 		return nil, err
-	}
-	opts := cache.Options{
-		HTTPClient: mgr.GetHTTPClient(),
-		Scheme:     mgr.GetScheme(),
-		Mapper:     mgr.GetRESTMapper(),
-		ByObject:   map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: labels.NewSelector().Add(*hasLabel)}},
-	}
-	if len(namespaces) > 0 {
-		opts.DefaultNamespaces = map[string]cache.Config{}
-		for _, ns := range namespaces {
-			opts.DefaultNamespaces[ns] = cache.Config{}
-		}
-	}
-	pods, err := cache.New(mgr.GetConfig(), opts)
-	if err != nil {
-		return nil, fmt.Errorf("creating the pod cache: %w", err)
 	}
 	w := &Waiter{pods: pods, waiting: map[types.UID]map[chan struct{}]struct{}{}}
-	if err := mgr.Add(pods); err != nil {
-		return nil, err
-	}
 	if err := mgr.Add(w); err != nil {
 		return nil, err
 	}

@@ -28,9 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -48,6 +46,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/labelcache"
 	"github.com/jobkeeper/jobkeeper/internal/resultsca"
 	"github.com/jobkeeper/jobkeeper/internal/status"
 )
@@ -650,37 +649,10 @@ func (r *NodeJobRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 // newPodCache creates the cache of pods labelled with a run name, indexed by that name, and adds it to the manager.
 func (r *NodeJobRunReconciler) newPodCache(mgr ctrl.Manager) (cache.Cache, error) {
-	hasRunLabel, err := labels.NewRequirement(batchv1alpha1.NodeJobRunNameLabel, selection.Exists, nil)
-	if err != nil {
-		return nil, err
-	}
-	opts := cache.Options{
-		HTTPClient: mgr.GetHTTPClient(),
-		Scheme:     mgr.GetScheme(),
-		Mapper:     mgr.GetRESTMapper(),
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}: {Label: labels.NewSelector().Add(*hasRunLabel)},
-		},
-	}
-	if len(r.Namespaces) > 0 {
-		opts.DefaultNamespaces = map[string]cache.Config{}
-		for _, ns := range r.Namespaces {
-			opts.DefaultNamespaces[ns] = cache.Config{}
-		}
-	}
-	podCache, err := cache.New(mgr.GetConfig(), opts)
-	if err != nil {
-		return nil, fmt.Errorf("creating the pod cache: %w", err)
-	}
-	if err := podCache.IndexField(context.Background(), &corev1.Pod{}, nodeJobRunPodIndex, func(o client.Object) []string {
-		return []string{o.GetLabels()[batchv1alpha1.NodeJobRunNameLabel]}
-	}); err != nil {
-		return nil, fmt.Errorf("indexing pods: %w", err)
-	}
-	if err := mgr.Add(podCache); err != nil {
-		return nil, err
-	}
-	return podCache, nil
+	return labelcache.New(mgr, &corev1.Pod{}, batchv1alpha1.NodeJobRunNameLabel, r.Namespaces,
+		labelcache.Index{Field: nodeJobRunPodIndex, Extract: func(o client.Object) []string {
+			return []string{o.GetLabels()[batchv1alpha1.NodeJobRunNameLabel]}
+		}})
 }
 
 // nodeJobRunForPod maps a pod to its run.

@@ -27,16 +27,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -47,6 +44,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/labelcache"
 	"github.com/jobkeeper/jobkeeper/internal/status"
 )
 
@@ -542,34 +540,11 @@ func (r *ReactiveJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.apiReader = mgr.GetAPIReader()
 	r.metrics = newReactiveJobMetrics(r.Clock.Now())
 
-	hasOwnerLabel, err := labels.NewRequirement(batchv1alpha1.ReactiveJobControllerUIDLabel, selection.Exists, nil)
+	jobCache, err := labelcache.New(mgr, &batchv1.Job{}, batchv1alpha1.ReactiveJobControllerUIDLabel, r.Namespaces,
+		labelcache.Index{Field: reactiveJobOwnerIndex, Extract: func(o client.Object) []string {
+			return []string{o.GetLabels()[batchv1alpha1.ReactiveJobControllerUIDLabel]}
+		}})
 	if err != nil {
-		return err
-	}
-	opts := cache.Options{
-		HTTPClient: mgr.GetHTTPClient(),
-		Scheme:     mgr.GetScheme(),
-		Mapper:     mgr.GetRESTMapper(),
-		ByObject: map[client.Object]cache.ByObject{
-			&batchv1.Job{}: {Label: labels.NewSelector().Add(*hasOwnerLabel)},
-		},
-	}
-	if len(r.Namespaces) > 0 {
-		opts.DefaultNamespaces = map[string]cache.Config{}
-		for _, ns := range r.Namespaces {
-			opts.DefaultNamespaces[ns] = cache.Config{}
-		}
-	}
-	jobCache, err := cache.New(mgr.GetConfig(), opts)
-	if err != nil {
-		return fmt.Errorf("creating the job cache: %w", err)
-	}
-	if err := jobCache.IndexField(context.Background(), &batchv1.Job{}, reactiveJobOwnerIndex, func(o client.Object) []string {
-		return []string{o.GetLabels()[batchv1alpha1.ReactiveJobControllerUIDLabel]}
-	}); err != nil {
-		return fmt.Errorf("indexing jobs: %w", err)
-	}
-	if err := mgr.Add(jobCache); err != nil {
 		return err
 	}
 	r.jobs = jobCache

@@ -29,15 +29,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -47,6 +44,7 @@ import (
 
 	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
 	"github.com/jobkeeper/jobkeeper/internal/kindmetrics"
+	"github.com/jobkeeper/jobkeeper/internal/labelcache"
 	"github.com/jobkeeper/jobkeeper/internal/podrefs"
 	"github.com/jobkeeper/jobkeeper/internal/resultsca"
 	"github.com/jobkeeper/jobkeeper/internal/status"
@@ -643,35 +641,14 @@ func (r *QuarksJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	r.apiReader = mgr.GetAPIReader()
 
-	hasLabel, err := labels.NewRequirement(quarksv1alpha1.QuarksJobNameLabel, selection.Exists, nil)
+	jobCache, err := labelcache.New(mgr, &batchv1.Job{}, quarksv1alpha1.QuarksJobNameLabel, r.Namespaces,
+		labelcache.Index{Field: jobOwnerIndex, Extract: func(o client.Object) []string {
+			if ref := metav1.GetControllerOf(o); ref != nil && ref.Kind == quarksJobKind {
+				return []string{string(ref.UID)}
+			}
+			return nil
+		}})
 	if err != nil {
-		return err
-	}
-	opts := cache.Options{
-		HTTPClient: mgr.GetHTTPClient(),
-		Scheme:     mgr.GetScheme(),
-		Mapper:     mgr.GetRESTMapper(),
-		ByObject:   map[client.Object]cache.ByObject{&batchv1.Job{}: {Label: labels.NewSelector().Add(*hasLabel)}},
-	}
-	if len(r.Namespaces) > 0 {
-		opts.DefaultNamespaces = map[string]cache.Config{}
-		for _, ns := range r.Namespaces {
-			opts.DefaultNamespaces[ns] = cache.Config{}
-		}
-	}
-	jobCache, err := cache.New(mgr.GetConfig(), opts)
-	if err != nil {
-		return fmt.Errorf("creating the job cache: %w", err)
-	}
-	if err := jobCache.IndexField(context.Background(), &batchv1.Job{}, jobOwnerIndex, func(o client.Object) []string {
-		if ref := metav1.GetControllerOf(o); ref != nil && ref.Kind == quarksJobKind {
-			return []string{string(ref.UID)}
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	if err := mgr.Add(jobCache); err != nil {
 		return err
 	}
 	r.jobs = jobCache
