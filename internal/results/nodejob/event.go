@@ -107,6 +107,9 @@ func ParseEvent(body []byte) (*Event, error) {
 			return nil, results.BadRequest("%v", err)
 		}
 	}
+	if note == "" {
+		return nil, results.BadRequest("message is empty after formatting")
+	}
 	if len(note) > MaxEventNoteBytes {
 		return nil, results.BadRequest("message is %d bytes after formatting; at most %d are allowed",
 			len(note), MaxEventNoteBytes)
