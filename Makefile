@@ -89,10 +89,12 @@ docker-push: ## Push docker image with the manager.
 	$(CONTAINER_TOOL) push ${IMG}
 
 .PHONY: build-installer
-build-installer: manifests generate kustomize ## Generate a consolidated YAML with CRDs and deployment.
-	mkdir -p dist
-	cd config/manager && "$(KUSTOMIZE)" edit set image controller=${IMG}
-	"$(KUSTOMIZE)" build config/default > dist/install.yaml
+build-installer: manifests generate kustomize ## Generate a consolidated YAML with CRDs and deployment (dist/install.yaml) for IMG.
+	@mkdir -p dist && rm -rf dist/.installer && mkdir -p dist/.installer
+	@printf 'resources:\n- ../../config/default\n' > dist/.installer/kustomization.yaml
+	cd dist/.installer && "$(KUSTOMIZE)" edit set image jobkeeper=${IMG}
+	"$(KUSTOMIZE)" build dist/.installer > dist/install.yaml
+	@rm -rf dist/.installer
 
 ##@ Deployment
 
