@@ -97,6 +97,7 @@ type options struct {
 	operatorNamespace    string
 	quarksJobWorkers     int
 	monitoredID          string
+	adoptLegacyOutput    bool
 	outputPersistImage   string
 	resultsAddr          string
 	resultsAudience      string
@@ -142,6 +143,9 @@ func (o *options) bindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.quarksJobWorkers, "quarksjob-concurrency", 4, "The number of QuarksJobs reconciled at once.")
 	fs.StringVar(&o.monitoredID, "monitored-id", os.Getenv("MONITORED_ID"),
 		"Serve QuarksJobs only in namespaces labelled quarks.cloudfoundry.org/monitored=<id>; empty serves all.")
+	fs.BoolVar(&o.adoptLegacyOutput, "adopt-legacy-output-secrets", true,
+		"Let a QuarksJob write into an existing output Secret that has no qjob-name label and no ownerReferences "+
+			"when its container-name label matches the mapped container, adopting it with the qjob-name label.")
 	fs.StringVar(&o.outputPersistImage, "output-persist-image",
 		cmp.Or(os.Getenv("OUTPUT_PERSIST_IMAGE"), quarkscontroller.DefaultOutputPersistImage),
 		"The image of the output-persist sidecar of QuarksJob pods.")
@@ -395,7 +399,7 @@ func setupResults(mgr ctrl.Manager, o *options) (*results.Server, error) {
 			Client:      mgr.GetClient(),
 			Reader:      mgr.GetAPIReader(),
 			Recorder:    mgr.GetEventRecorder("jobkeeper-quarksjob"),
-			AdoptLegacy: true,
+			AdoptLegacy: o.adoptLegacyOutput,
 		},
 	})
 	srv, err := results.Add(mgr, results.Options{
