@@ -137,8 +137,20 @@ func persist(ctx context.Context, cfg config, c *client.Client, stderr io.Writer
 	uploadCtx, cancelUpload := context.WithTimeout(ctx, cfg.uploadTimeout)
 	defer cancelUpload()
 	req := wire.OutputRequest{Files: make([]wire.OutputFile, 0, len(ended.Files))}
+	var tooLarge []wire.OutputFile
 	for _, f := range ended.Files {
-		req.Files = append(req.Files, readFile(cfg.root, f, stderr))
+		file, large := readFile(cfg.root, f, stderr)
+		req.Files = append(req.Files, file)
+		if large {
+			tooLarge = append(tooLarge, file)
+		}
+	}
+	if len(tooLarge) > 0 {
+		// An upload is all or nothing, and one file over the limit fails it (QJ-X18): send
+		// only the first such file, so that the answer names it and the body stays small.
+		_, _ = fmt.Fprintf(stderr, "output-persist: %d file(s) exceed %d bytes; the output cannot be persisted\n",
+			len(tooLarge), maxFileBytes)
+		req.Files = tooLarge[:1]
 	}
 	resp, err := c.PostOutput(uploadCtx, req)
 	switch {
@@ -154,35 +166,36 @@ func persist(ctx context.Context, cfg config, c *client.Client, stderr io.Writer
 }
 
 // readFile reads one mapped file once, without following symlinks. A file
-// that is absent or not a regular file is reported missing; a file over the
-// limit is sent cut just past it, so that the results API answers that it is
-// too large.
-func readFile(root string, f wire.WaitFile, stderr io.Writer) wire.OutputFile {
+// that is absent or not a regular file is reported missing. A file over the
+// limit is read only to just past it and reported as too large; sent as it
+// is, it makes the results API answer 413 and fail the run.
+func readFile(root string, f wire.WaitFile, stderr io.Writer) (file wire.OutputFile, tooLarge bool) {
 	if filepath.Base(f.File) != f.File || filepath.Base(f.Container) != f.Container {
 		_, _ = fmt.Fprintf(stderr, "output-persist: container %s, file %s: not a plain name\n", f.Container, f.File)
-		return wire.MissingOutput(f.Container, f.File)
+		return wire.MissingOutput(f.Container, f.File), false
 	}
 	path := filepath.Join(root, f.Container, f.File)
-	file, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	fd, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			_, _ = fmt.Fprintf(stderr, "output-persist: container %s, file %s: %v\n", f.Container, f.File, err)
 		}
-		return wire.MissingOutput(f.Container, f.File)
+		return wire.MissingOutput(f.Container, f.File), false
 	}
-	defer func() { _ = file.Close() }()
-	if st, err := file.Stat(); err != nil || !st.Mode().IsRegular() {
+	defer func() { _ = fd.Close() }()
+	if st, err := fd.Stat(); err != nil || !st.Mode().IsRegular() {
 		_, _ = fmt.Fprintf(stderr, "output-persist: container %s, file %s: not a regular file\n", f.Container, f.File)
-		return wire.MissingOutput(f.Container, f.File)
+		return wire.MissingOutput(f.Container, f.File), false
 	}
-	data, err := io.ReadAll(io.LimitReader(file, maxFileBytes+1))
+	data, err := io.ReadAll(io.LimitReader(fd, maxFileBytes+1))
 	if err != nil {
 		_, _ = fmt.Fprintf(stderr, "output-persist: container %s, file %s: %v\n", f.Container, f.File, err)
-		return wire.MissingOutput(f.Container, f.File)
+		return wire.MissingOutput(f.Container, f.File), false
 	}
 	if len(data) > maxFileBytes {
 		_, _ = fmt.Fprintf(stderr, "output-persist: container %s, file %s: file too large (more than %d bytes)\n",
 			f.Container, f.File, maxFileBytes)
+		return wire.FileOutput(f.Container, f.File, data), true
 	}
-	return wire.FileOutput(f.Container, f.File, data)
+	return wire.FileOutput(f.Container, f.File, data), false
 }

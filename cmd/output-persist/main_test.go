@@ -39,6 +39,7 @@ type fakeAPI struct {
 	pending  atomic.Int32
 	wait     wire.WaitResponse
 	status   int
+	reason   string // of an error answer; OutputInvalid when empty
 	received wire.OutputRequest
 	posts    atomic.Int32
 }
@@ -64,7 +65,11 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_ = json.NewEncoder(w).Encode(wire.OutputResponse{Secrets: []string{"s"}})
 			return
 		}
-		_ = json.NewEncoder(w).Encode(wire.Error{Code: f.status, Reason: wire.ReasonOutputInvalid, Message: "bad"})
+		reason := wire.ReasonOutputInvalid
+		if f.reason != "" {
+			reason = f.reason
+		}
+		_ = json.NewEncoder(w).Encode(wire.Error{Code: f.status, Reason: reason, Message: "bad"})
 	default:
 		w.WriteHeader(http.StatusNotFound)
 	}
@@ -102,7 +107,6 @@ func TestPersistReadsEveryFileOnce(t *testing.T) {
 		}
 	}
 	write("x.json", []byte(`{"k":"v"}`))
-	write("big.json", []byte(strings.Repeat("a", maxFileBytes+10)))
 	outside := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(outside, []byte(`{"s":"t"}`), 0o600); err != nil {
 		t.Fatal(err)
@@ -113,7 +117,7 @@ func TestPersistReadsEveryFileOnce(t *testing.T) {
 	api := &fakeAPI{status: http.StatusOK, wait: wire.WaitResponse{
 		Containers: map[string]wire.ContainerState{"a": {ExitCode: 0}},
 		Files: []wire.WaitFile{{Container: "a", File: "x.json"}, {Container: "a", File: "link.json"},
-			{Container: "a", File: "absent.json"}, {Container: "a", File: "big.json"}},
+			{Container: "a", File: "absent.json"}},
 	}}
 	api.pending.Store(2)
 	var log strings.Builder
@@ -124,7 +128,7 @@ func TestPersistReadsEveryFileOnce(t *testing.T) {
 		t.Fatalf("%d posts, want 1", api.posts.Load())
 	}
 	got := api.received.Files
-	if len(got) != 4 {
+	if len(got) != 3 {
 		t.Fatalf("files %+v", got)
 	}
 	if got[0].Data == nil || *got[0].Data != base64.StdEncoding.EncodeToString([]byte(`{"k":"v"}`)) {
@@ -133,11 +137,44 @@ func TestPersistReadsEveryFileOnce(t *testing.T) {
 	if !got[1].Missing || !got[2].Missing {
 		t.Errorf("symlink or absent file not reported missing: %+v %+v", got[1], got[2])
 	}
-	if n := base64.StdEncoding.DecodedLen(len(*got[3].Data)); n < maxFileBytes+1 || n > maxFileBytes+3 {
+}
+
+// A file over 1 MiB fails the upload (QJ-X18): only that file is sent, cut
+// just past the limit, and the sidecar reports it and exits 1 on the 413.
+func TestPersistTooLarge(t *testing.T) {
+	cfg := testConfig(t)
+	dir := filepath.Join(cfg.root, "a")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, size := range map[string]int{"x.json": 10, "big.json": maxFileBytes + 10, "huge.json": 3 * maxFileBytes} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(strings.Repeat("a", size)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	api := &fakeAPI{status: http.StatusRequestEntityTooLarge, reason: wire.ReasonTooLarge, wait: wire.WaitResponse{
+		Containers: map[string]wire.ContainerState{"a": {ExitCode: 0}},
+		Files: []wire.WaitFile{{Container: "a", File: "x.json"}, {Container: "a", File: "big.json"},
+			{Container: "a", File: "huge.json"}},
+	}}
+	var log strings.Builder
+	if code := persist(context.Background(), cfg, startFake(t, api), &log); code != exitFailed {
+		t.Fatalf("exit %d, want %d; log:\n%s", code, exitFailed, log.String())
+	}
+	if api.posts.Load() != 1 {
+		t.Fatalf("%d posts, want 1", api.posts.Load())
+	}
+	got := api.received.Files
+	if len(got) != 1 || got[0].File != "big.json" || got[0].Data == nil {
+		t.Fatalf("sent %+v, want big.json only", got)
+	}
+	if n := base64.StdEncoding.DecodedLen(len(*got[0].Data)); n < maxFileBytes+1 || n > maxFileBytes+3 {
 		t.Errorf("big.json sent with %d bytes", n)
 	}
-	if !strings.Contains(log.String(), "file too large") {
-		t.Errorf("log does not report the large file:\n%s", log.String())
+	for _, want := range []string{"file big.json: file too large", "file huge.json: file too large", "2 file(s) exceed", "TooLarge"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log does not contain %q:\n%s", want, log.String())
+		}
 	}
 }
 

@@ -69,7 +69,17 @@ type Sink struct {
 	AdoptLegacy bool
 }
 
-var _ resultsquarksjob.OutputSink = &Sink{}
+var (
+	_ resultsquarksjob.OutputSink     = &Sink{}
+	_ resultsquarksjob.OutputRejecter = &Sink{}
+)
+
+// RejectOutput records an upload that the routes refused before parsing it
+// fully, such as a file over 1 MiB: the run fails with OutputInvalid and the
+// message of e, nothing is written, and e is returned (QJ-X18).
+func (s *Sink) RejectOutput(ctx context.Context, t *resultsquarksjob.Target, e *results.Error) error {
+	return s.reject(ctx, t, e)
+}
 
 // PersistOutput checks every file of the upload, then writes the Secrets and
 // records them in the run's status (QJ-21 to QJ-26, QJ-F17 to QJ-F19, QJ-F21).

@@ -17,8 +17,11 @@ limitations under the License.
 package quarks
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 
@@ -81,8 +84,9 @@ var _ = Describe("QuarksJob output persistence", func() {
 			HaveField("Name", quarksv1alpha1.OutputPersistContainerName)))
 		// A pod of the run, with the user containers only; envtest runs no kubelet.
 		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-pod", Namespace: ns, Labels: job.Spec.Template.Labels},
-			Spec:       corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever},
+			ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-pod", Namespace: ns, Labels: job.Spec.Template.Labels,
+				OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(job, batchv1.SchemeGroupVersion.WithKind("Job"))}},
+			Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever},
 		}
 		for _, c := range qj.Spec.Template.Spec.Template.Spec.Containers {
 			pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: c.Name, Image: c.Image, Env: c.Env})
@@ -313,6 +317,52 @@ var _ = Describe("QuarksJob output persistence", func() {
 			run := get(qj).Status.LastRun
 			g.Expect(run.Result).To(Equal(quarksv1alpha1.RunResultFailed))
 			g.Expect(run.Reason).To(Equal(quarksv1alpha1.RunReasonOutputTimeout))
+		}).Should(Succeed())
+	})
+
+	It("QJ-X18: a file over 1 MiB is answered 413 at the results route and fails the run with OutputInvalid", func() {
+		qj := simple("big", quarksv1alpha1.SecretOptions{Name: "big"})
+		qj.Spec.Output.OutputMap["a"]["small.json"] = quarksv1alpha1.SecretOptions{Name: "small"}
+		t := start(qj, map[string]int32{"a": 0})
+		routes := resultsquarksjob.NewRoutes(resultsquarksjob.Options{Sink: sink, DirectReader: k8sClient,
+			QuarksJobReader: k8sClient, PodCacheTTL: -1, RequestsPerMinute: -1})
+		var handler results.Handler
+		for _, r := range routes.Family().Routes {
+			if r.Path == wire.QuarksJobOutputPath {
+				handler = r.Handler
+			}
+		}
+		Expect(handler).NotTo(BeNil())
+		body, err := json.Marshal(wire.OutputRequest{Files: []wire.OutputFile{
+			wire.FileOutput("a", "small.json", []byte(`{"k":"v"}`)),
+			wire.FileOutput("a", "out.json", bytes.Repeat([]byte("x"), resultsquarksjob.MaxOutputFileBytes+1)),
+		}})
+		Expect(err).NotTo(HaveOccurred())
+		req := &results.Request{
+			HTTP:   httptest.NewRequestWithContext(ctx, http.MethodPost, wire.QuarksJobOutputPath, bytes.NewReader(body)),
+			Caller: results.Caller{Namespace: ns, PodName: t.Pod.Name, PodUID: t.Pod.UID},
+		}
+		_, err = handler.ServeResults(ctx, req)
+		e := answer(err)
+		Expect(e.Code).To(Equal(http.StatusRequestEntityTooLarge))
+		Expect(e.Reason).To(Equal(wire.ReasonTooLarge))
+		Expect(e.Message).To(ContainSubstring("container a, file out.json: file too large"))
+		Expect(secretNames()).NotTo(ContainElements("big", "small"))
+		run := get(qj).Status.LastRun
+		Expect(run.Result).To(Equal(quarksv1alpha1.RunResultRunning))
+		Expect(run.Reason).To(Equal(quarksv1alpha1.RunReasonOutputInvalid))
+		Expect(run.Message).To(ContainSubstring("file too large"))
+		Expect(emitted()).To(ContainElement(And(ContainSubstring(quarksoutput.EventOutputRejected), ContainSubstring("file too large"))))
+
+		By("the sidecar exits 1, the Job fails, and the run fails with OutputInvalid")
+		finishJob(t.Job, false)
+		Eventually(func(g Gomega) {
+			got := get(qj)
+			g.Expect(got.Status.LastRun.Result).To(Equal(quarksv1alpha1.RunResultFailed))
+			g.Expect(got.Status.LastRun.Reason).To(Equal(quarksv1alpha1.RunReasonOutputInvalid))
+			g.Expect(got.Status.LastRun.Message).To(ContainSubstring("file too large"))
+			g.Expect(got.Status.Conditions).To(ContainElement(And(HaveField("Type", "Stalled"),
+				HaveField("Reason", quarksv1alpha1.ReasonRunFailed), HaveField("Message", ContainSubstring("file too large")))))
 		}).Should(Succeed())
 	})
 

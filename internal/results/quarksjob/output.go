@@ -58,7 +58,8 @@ type Output struct {
 }
 
 // ParseOutput validates the body of POST /quarksjob/v1/output. A body over
-// MaxOutputBodyBytes or a file over MaxOutputFileBytes is 413 TooLarge; any
+// MaxOutputBodyBytes or a file over MaxOutputFileBytes is 413 TooLarge, whose
+// message names the container and file and says "file too large"; any
 // other problem (not one JSON object, unknown fields, a container that is not
 // a DNS label, a file name that is not a plain base name, both or neither of
 // data and missing, bad base64, a file sent twice) is 400 InvalidRequest.

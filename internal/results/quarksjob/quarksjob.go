@@ -88,6 +88,14 @@ type OutputSink interface {
 	PersistOutput(ctx context.Context, t *Target, out *Output) ([]string, error)
 }
 
+// OutputRejecter is implemented by an OutputSink that records an upload the
+// routes refuse before the sink sees it: a body or a file that is too large
+// (413 TooLarge, QJ-X18). RejectOutput fails the target's run and returns the
+// answer to send, e or a 503 when the run could not be updated.
+type OutputRejecter interface {
+	RejectOutput(ctx context.Context, t *Target, e *results.Error) error
+}
+
 // Waiter answers the long poll of the sidecar; the QuarksJob controller
 // implements it from its pod watch. Wait returns the outcome of the user
 // containers once all have terminated, or nil when timeout passes first (204),
@@ -249,13 +257,13 @@ func (r *Routes) output(ctx context.Context, req *results.Request) (*results.Res
 	body, err := io.ReadAll(req.HTTP.Body)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, results.TooLarge("output body exceeds %d bytes", MaxOutputBodyBytes)
+			return nil, r.refuse(ctx, t, results.TooLarge("output body exceeds %d bytes", MaxOutputBodyBytes))
 		}
 		return nil, results.BadRequest("reading the request body failed")
 	}
 	out, err := ParseOutput(body)
 	if err != nil {
-		return nil, err
+		return nil, r.refuse(ctx, t, err)
 	}
 	secrets, err := r.opts.Sink.PersistOutput(ctx, t, out)
 	if err != nil {
@@ -265,4 +273,18 @@ func (r *Routes) output(ctx context.Context, req *results.Request) (*results.Res
 		secrets = []string{}
 	}
 	return results.OK(wire.OutputResponse{Secrets: secrets}), nil
+}
+
+// refuse answers an upload that never reaches the sink. Output that is too
+// large can never be accepted, so the sink records it on the run when it can
+// (QJ-X18); a malformed request is the sidecar's fault and is only answered.
+func (r *Routes) refuse(ctx context.Context, t *Target, err error) error {
+	e, ok := errors.AsType[*results.Error](err)
+	if !ok || e.Code != http.StatusRequestEntityTooLarge {
+		return err
+	}
+	if rejecter, ok := r.opts.Sink.(OutputRejecter); ok {
+		return rejecter.RejectOutput(ctx, t, e)
+	}
+	return e
 }
