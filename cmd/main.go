@@ -410,7 +410,7 @@ func setupResults(mgr ctrl.Manager, o *options) (*results.Server, error) {
 		KeyName:          o.resultsCertKey,
 		ServiceNamespace: o.operatorNamespace,
 		EnableHTTP2:      o.enableHTTP2,
-		Families:         []results.Family{nj.Family(), qj.Family()},
+		Families:         []results.Family{nj.Family(), qj.Family(), resultsnodejob.ReportsFamily(mgr, nj.Store())},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setting up the results API: %w", err)

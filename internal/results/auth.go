@@ -43,7 +43,8 @@ const (
 // maxTokenBytes bounds the bearer token; projected tokens are a few kilobytes.
 const maxTokenBytes = 16 << 10
 
-// Caller is the pod a request comes from, as proven by its token.
+// Caller is who a request comes from, as proven by its token: a job pod on
+// the routes of AuthPod families, any user on those of AuthUser families.
 type Caller struct {
 	// Namespace is the namespace of the pod and of its service account.
 	Namespace string
@@ -53,11 +54,26 @@ type Caller struct {
 	PodUID types.UID
 	// ServiceAccount is the name of the pod's service account.
 	ServiceAccount string
+	// User is the authenticated user as the TokenReview answered it. It is set only for AuthUser families,
+	// whose handlers authorise the user with a SubjectAccessReview (see Authorize); the pod fields are then
+	// empty.
+	User *authenticationv1.UserInfo
 }
 
 // String names the caller for logs.
 func (c Caller) String() string {
+	if c.User != nil {
+		return c.User.Username
+	}
 	return c.Namespace + "/" + c.PodName
+}
+
+// limitKey names the caller in rate-limit keys.
+func (c Caller) limitKey() string {
+	if c.User != nil {
+		return "user:" + c.User.Username
+	}
+	return "pod:" + string(c.PodUID)
 }
 
 // TokenReviewer creates TokenReviews. A controller-runtime client that writes
@@ -67,9 +83,13 @@ type TokenReviewer interface {
 }
 
 // authenticator checks bearer tokens with TokenReviews and remembers the
-// answers for a short time, keyed by a SHA-256 of the token.
+// answers for a short time, keyed by a SHA-256 of the token. A pod
+// authenticator asks for the results audience and wants a token bound to a
+// pod; a user authenticator asks for the API server's default audiences (an
+// empty audience) and takes any authenticated user.
 type authenticator struct {
 	reviewer    TokenReviewer
+	mode        AuthMode
 	audience    string
 	clock       clock.PassiveClock
 	cache       *cache.LRUExpireCache
@@ -83,10 +103,14 @@ type cachedReview struct {
 	err    *Error
 }
 
-func newAuthenticator(reviewer TokenReviewer, audience string, clk clock.PassiveClock, size int,
+func newAuthenticator(reviewer TokenReviewer, mode AuthMode, audience string, clk clock.PassiveClock, size int,
 	ttl, negativeTTL time.Duration) *authenticator {
+	if mode == AuthUser {
+		audience = ""
+	}
 	return &authenticator{
 		reviewer:    reviewer,
+		mode:        mode,
 		audience:    audience,
 		clock:       clk,
 		cache:       cache.NewLRUExpireCacheWithClock(size, clk),
@@ -95,7 +119,7 @@ func newAuthenticator(reviewer TokenReviewer, audience string, clk clock.Passive
 	}
 }
 
-// authenticate returns the pod behind the request's bearer token. Every
+// authenticate returns the caller behind the request's bearer token. Every
 // failure is 401, except an API server that cannot be reached, which is 503.
 func (a *authenticator) authenticate(ctx context.Context, r *http.Request) (Caller, error) {
 	token, err := bearerToken(r)
@@ -112,8 +136,9 @@ func (a *authenticator) authenticate(ctx context.Context, r *http.Request) (Call
 		return c.caller, nil
 	}
 
-	review := &authenticationv1.TokenReview{
-		Spec: authenticationv1.TokenReviewSpec{Token: token, Audiences: []string{a.audience}},
+	review := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token}}
+	if a.audience != "" {
+		review.Spec.Audiences = []string{a.audience}
 	}
 	if err := a.reviewer.Create(ctx, review); err != nil {
 		return Caller{}, FromAPIError(err, "token review is not available")
@@ -131,11 +156,18 @@ func (a *authenticator) authenticate(ctx context.Context, r *http.Request) (Call
 	return caller, nil
 }
 
-// callerOf checks an answered TokenReview: authenticated, for our audience, a
-// service account, and bound to a pod.
+// callerOf checks an answered TokenReview. A pod caller must be
+// authenticated, for our audience, a service account, and bound to a pod; a
+// user caller must be authenticated and have a name.
 func (a *authenticator) callerOf(st authenticationv1.TokenReviewStatus) (Caller, *Error) {
 	if !st.Authenticated {
 		return Caller{}, Unauthenticated("the token was rejected: invalid, expired, revoked or for another audience")
+	}
+	if a.mode == AuthUser {
+		if st.User.Username == "" {
+			return Caller{}, Unauthenticated("the token does not name a user")
+		}
+		return Caller{User: &st.User}, nil
 	}
 	if !slices.Contains(st.Audiences, a.audience) {
 		return Caller{}, Unauthenticated("the token is not valid for audience %q", a.audience)

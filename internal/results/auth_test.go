@@ -93,7 +93,7 @@ func TestAuthenticate(t *testing.T) {
 	}}
 	reviewer.answers["two-values"].User.Extra[extraPodName] = []string{"a", "b"}
 	clk := clocktesting.NewFakeClock(time.Now())
-	a := newAuthenticator(reviewer, aud, clk, 16, 10*time.Second, 5*time.Second)
+	a := newAuthenticator(reviewer, AuthPod, aud, clk, 16, 10*time.Second, 5*time.Second)
 
 	tests := []struct {
 		name   string
@@ -141,7 +141,7 @@ func TestAuthenticateCachesByTokenHash(t *testing.T) {
 		long:  podBound("p", "u", aud),
 		short: podBound("p", "u", aud),
 	}}
-	a := newAuthenticator(reviewer, aud, clk, 16, 10*time.Second, 5*time.Second)
+	a := newAuthenticator(reviewer, AuthPod, aud, clk, 16, 10*time.Second, 5*time.Second)
 	ctx := context.Background()
 
 	for range 3 {
@@ -192,7 +192,7 @@ func TestAuthenticateCachesByTokenHash(t *testing.T) {
 
 func TestAuthenticateAPIErrorIsRetryable(t *testing.T) {
 	reviewer := &fakeReviewer{err: apierrors.NewServiceUnavailable("down")}
-	a := newAuthenticator(reviewer, "a", clocktesting.NewFakeClock(time.Now()), 16, time.Second, time.Second)
+	a := newAuthenticator(reviewer, AuthPod, "a", clocktesting.NewFakeClock(time.Now()), 16, time.Second, time.Second)
 	_, err := a.authenticate(context.Background(), requestWith("Bearer x"))
 	var e *Error
 	if !errors.As(err, &e) || e.Code != http.StatusServiceUnavailable || e.RetryAfter <= 0 {

@@ -25,11 +25,13 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -131,6 +133,7 @@ type Server struct {
 	watcher *certwatcher.CertWatcher
 	routes  []*route
 	auth    *authenticator
+	users   *authenticator
 	limiter *rateLimiter
 	mu      sync.Mutex
 	addr    string
@@ -224,7 +227,9 @@ func New(opts Options) (*Server, error) {
 	}
 	s.watcher = w
 
-	s.auth = newAuthenticator(opts.Reviewer, opts.Audience, opts.Clock, opts.TokenCacheSize,
+	s.auth = newAuthenticator(opts.Reviewer, AuthPod, opts.Audience, opts.Clock, opts.TokenCacheSize,
+		opts.TokenCacheTTL, opts.RejectedTokenCacheTTL)
+	s.users = newAuthenticator(opts.Reviewer, AuthUser, "", opts.Clock, opts.TokenCacheSize,
 		opts.TokenCacheTTL, opts.RejectedTokenCacheTTL)
 	s.limiter = newRateLimiter(opts.Clock, opts.RateLimitCacheSize)
 	return s, nil
@@ -348,14 +353,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, params
 	if rt.family.LeaderOnly && !s.isLeader() {
 		return s.writeError(w, r, rt, Unavailable(time.Second, "this replica is not the leader; retry"))
 	}
-	caller, err := s.auth.authenticate(r.Context(), r)
+	auth, who := s.auth, "pod"
+	if rt.family.Auth == AuthUser {
+		auth, who = s.users, "user"
+	}
+	caller, err := auth.authenticate(r.Context(), r)
 	if err != nil {
 		return s.writeError(w, r, rt, err)
 	}
-	logger := s.log.WithValues("family", rt.family.Name, "route", rt.Path, "pod", caller.String())
-	if ok, wait := s.limiter.allow(rt.family.Name+"/"+string(caller.PodUID), rt.family.RequestsPerMinute); !ok {
+	logger := s.log.WithValues("family", rt.family.Name, "route", rt.Path, who, caller.String())
+	if ok, wait := s.limiter.allow(rt.family.Name+"/"+caller.limitKey(), rt.family.RequestsPerMinute); !ok {
 		return s.writeError(w, r, rt, TooManyRequests(wait,
-			"more than %d requests a minute from pod %s", rt.family.RequestsPerMinute, caller))
+			"more than %d requests a minute from %s %s", rt.family.RequestsPerMinute, who, caller))
 	}
 	if r.ContentLength > rt.MaxBodyBytes {
 		return s.writeError(w, r, rt, TooLarge("request body of %d bytes exceeds the limit of %d bytes",
@@ -373,11 +382,34 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, params
 		resp = &Response{}
 	}
 	status := cmp.Or(resp.Status, http.StatusOK)
+	maps.Copy(w.Header(), resp.Header)
+	if resp.Content != nil {
+		return writeContent(w, r, status, resp, logger)
+	}
 	if resp.Body == nil {
 		w.WriteHeader(status)
 		return status
 	}
 	writeJSON(w, status, resp.Body)
+	return status
+}
+
+// writeContent sends a response's Content as the body and closes it.
+func writeContent(w http.ResponseWriter, r *http.Request, status int, resp *Response, logger logr.Logger) int {
+	if c, ok := resp.Content.(io.Closer); ok {
+		defer func() { _ = c.Close() }()
+	}
+	if resp.ContentLength >= 0 {
+		w.Header().Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	}
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return status
+	}
+	if _, err := io.Copy(w, resp.Content); err != nil {
+		// The status is sent; the client sees a short body.
+		logger.V(1).Info("sending the response body failed", "error", err.Error())
+	}
 	return status
 }
 

@@ -75,6 +75,7 @@ const cacheTTL = 2 * time.Second
 // serverRules repeats the +kubebuilder:rbac markers of internal/results/...
 var serverRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+	{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
 	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get"}},
 	{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get"}},
 	{APIGroups: []string{"batch.cs.sap.com"}, Resources: []string{"nodejobruns"}, Verbs: []string{"get", "list", "watch"}},
@@ -140,6 +141,8 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	njSink.store = njRoutes.Store()
 	qjRoutes := quarksjob.New(mgr, quarksjob.Options{Sink: qjSink, PodCacheTTL: cacheTTL})
+	njReports, err := nodejob.NewReports(mgr, nodejob.ReadOptions{Store: njRoutes.Store()})
+	Expect(err).NotTo(HaveOccurred())
 
 	certDir := GinkgoT().TempDir()
 	Expect(certs.Generate(certDir, []string{"localhost", "127.0.0.1"}, time.Hour)).To(Succeed())
@@ -147,7 +150,7 @@ var _ = BeforeSuite(func() {
 		BindAddress:   "127.0.0.1:0",
 		CertDir:       certDir,
 		TokenCacheTTL: cacheTTL,
-		Families:      []results.Family{njRoutes.Family(), qjRoutes.Family()},
+		Families:      []results.Family{njRoutes.Family(), qjRoutes.Family(), njReports.Family()},
 	})
 	Expect(err).NotTo(HaveOccurred())
 
