@@ -167,6 +167,16 @@ func (r *QuarksJobReconciler) reconcileRuns(ctx context.Context, qj *quarksv1alp
 	return r.startRun(ctx, qj, trigger, after)
 }
 
+// isCurrent reports whether the cached qj is the version the API server has.
+func (r *QuarksJobReconciler) isCurrent(ctx context.Context, qj *quarksv1alpha1.QuarksJob) (bool, error) {
+	live := &metav1.PartialObjectMetadata{}
+	live.SetGroupVersionKind(quarksv1alpha1.GroupVersion.WithKind("QuarksJob"))
+	if err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(qj), live); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return live.ResourceVersion == qj.ResourceVersion, nil
+}
+
 // monitored reports whether the controller serves namespace: always without a
 // monitored ID, otherwise when the namespace carries the matching label. The
 // namespace is read from the metadata cache, so no request is made per event.
@@ -395,6 +405,14 @@ func (r *QuarksJobReconciler) startRun(ctx context.Context, qj *quarksv1alpha1.Q
 		return nil
 	}
 	r.setResolved(qj)
+
+	// The cache can lag behind a spec change made just before the data change
+	// that made this run due, e.g. a strategy set to manual (QJ-5). Start a
+	// run only from the QuarksJob as the API server has it now; otherwise the
+	// event of the newer version comes and decides again.
+	if current, err := r.isCurrent(ctx, qj); err != nil || !current {
+		return err
+	}
 
 	n := qj.Status.RunCount + 1
 	job, err := buildRunJob(qj, n, refs.rename, r.Sidecar)
