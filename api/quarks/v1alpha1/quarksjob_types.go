@@ -249,6 +249,7 @@ type TemplateMetadata struct {
 
 // JobTemplate describes the Job of every run.
 // +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.template) || has(self.spec.template.spec)",message="the pod template needs a spec with containers",fieldPath=".spec.template.spec.containers",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.template) || !has(self.spec.template.spec) || !has(self.spec.template.spec.containers) || size(self.spec.template.spec.containers) > 0",message="Required value: at least one container",fieldPath=".spec.template.spec.containers",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.template) || !has(self.spec.template.spec) || has(self.spec.template.spec.restartPolicy)",message="supported values: \"Never\", \"OnFailure\"",fieldPath=".spec.template.spec.restartPolicy",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.template) || !has(self.spec.template.spec) || !has(self.spec.template.spec.restartPolicy) || self.spec.template.spec.restartPolicy in ['Never', 'OnFailure']",message="Unsupported value: supported values: \"Never\", \"OnFailure\"",fieldPath=".spec.template.spec.restartPolicy",reason=FieldValueInvalid
 type JobTemplate struct {

@@ -113,6 +113,22 @@ var _ = Describe("quarks.cloudfoundry.org CRD", func() {
 			"template": validTemplate(),
 			"output":   map[string]any{"outputMap": map[string]any{}, "versionedSecretHistoryLimit": int64(0)},
 		}}, "spec.output.versionedSecretHistoryLimit"),
+		Entry("QJ-X3 no containers", map[string]any{"spec": map[string]any{
+			"template": map[string]any{"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+				"restartPolicy": "Never", "containers": []any{}}}}},
+		}}, "spec.template.spec.template.spec.containers", "at least one container"),
+		Entry("QJ-X4 restartPolicy Always", map[string]any{"spec": map[string]any{
+			"template": map[string]any{"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+				"restartPolicy": "Always", "containers": []any{map[string]any{"name": "main", "image": "busybox"}}}}}},
+		}}, "spec.template.spec.template.spec.restartPolicy", `supported values: "Never", "OnFailure"`),
+		Entry("QJ-X6 persistencemethod fanout", map[string]any{"spec": map[string]any{
+			"template": validTemplate(),
+			"output": map[string]any{"outputMap": map[string]any{"main": map[string]any{
+				"out.json": map[string]any{"name": "out", "persistencemethod": "fanout"}}}},
+		}}, "spec.output.outputMap.main.out.json.persistencemethod", `supported values: "", "one-to-one", "fan-out"`),
+		Entry("QJ-X11 failedJobsHistoryLimit -1", map[string]any{"spec": map[string]any{
+			"template": validTemplate(), "failedJobsHistoryLimit": int64(-1),
+		}}, "spec.failedJobsHistoryLimit"),
 	)
 
 	It("defaults the trigger and the status", func() {
@@ -124,6 +140,7 @@ var _ = Describe("quarks.cloudfoundry.org CRD", func() {
 		Expect(k8sClient.Create(ctx, u)).To(Succeed())
 		var qj quarksv1alpha1.QuarksJob
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(u), &qj)).To(Succeed())
+		By("QJ-F29: a missing trigger defaults to manual")
 		Expect(string(qj.Spec.Trigger.Strategy)).To(Equal("manual"))
 		Expect(qj.Status.ObservedGeneration).To(Equal(int64(-1)))
 	})
