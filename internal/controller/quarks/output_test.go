@@ -68,6 +68,7 @@ var _ = Describe("QuarksJob output persistence", func() {
 		ExpectWithOffset(1, k8sClient.Get(ctx, client.ObjectKeyFromObject(qj), out)).To(Succeed())
 		return out
 	}
+	var podFor func(qj *quarksv1alpha1.QuarksJob, job *batchv1.Job, codes map[string]int32) *resultsquarksjob.Target
 	// start creates qj with the strategy once and returns the target of the
 	// pod of its first run, whose containers exited with codes.
 	start := func(qj *quarksv1alpha1.QuarksJob, codes map[string]int32) *resultsquarksjob.Target {
@@ -82,6 +83,10 @@ var _ = Describe("QuarksJob output persistence", func() {
 		}).Should(Succeed())
 		ExpectWithOffset(1, job.Spec.Template.Spec.Containers).To(ContainElement(
 			HaveField("Name", quarksv1alpha1.OutputPersistContainerName)))
+		return podFor(qj, job, codes)
+	}
+	// podFor creates a pod of job whose containers exited with codes, and returns its target.
+	podFor = func(qj *quarksv1alpha1.QuarksJob, job *batchv1.Job, codes map[string]int32) *resultsquarksjob.Target {
 		// A pod of the run, with the user containers only; envtest runs no kubelet.
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-pod", Namespace: ns, Labels: job.Spec.Template.Labels,
@@ -363,6 +368,101 @@ var _ = Describe("QuarksJob output persistence", func() {
 			g.Expect(got.Status.LastRun.Message).To(ContainSubstring("file too large"))
 			g.Expect(got.Status.Conditions).To(ContainElement(And(HaveField("Type", "Stalled"),
 				HaveField("Reason", quarksv1alpha1.ReasonRunFailed), HaveField("Message", ContainSubstring("file too large")))))
+		}).Should(Succeed())
+	})
+
+	It("QJ-21, QJ-S5, QJ-19: with writeOnFailure, a failed container's files are written; a second identical run adds no version", func() {
+		qj := simple("wof", quarksv1alpha1.SecretOptions{Name: "foo-busybox"})
+		qj.Spec.Output.OutputMap["a"]["nats.json"] = quarksv1alpha1.SecretOptions{Name: "fake-nats"}
+		qj.Spec.Output.OutputMap["a"]["bar.json"] = quarksv1alpha1.SecretOptions{Name: "bar-nuts", Versioned: true}
+		qj.Spec.Output.WriteOnFailure = true
+		files := []wire.OutputFile{
+			wire.FileOutput("a", "out.json", []byte(`{"foo":"bar"}`)),
+			wire.FileOutput("a", "nats.json", []byte(`{"user":"nats"}`)),
+			wire.FileOutput("a", "bar.json", []byte(`{"nuts":"1"}`)),
+		}
+		t := start(qj, map[string]int32{"a": 1})
+		got, err := persist(t, upload(files...))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got).To(Equal([]string{"bar-nuts-v1", "fake-nats", "foo-busybox"}))
+
+		By("QJ-19: versioned Secrets are owned by the QuarksJob, the others are not; the Job is owned with blockOwnerDeletion")
+		Expect(metav1.GetControllerOf(secret("bar-nuts-v1"))).To(HaveValue(HaveField("UID", t.QuarksJob.UID)))
+		Expect(secret("foo-busybox").OwnerReferences).To(BeEmpty())
+		Expect(secret("fake-nats").OwnerReferences).To(BeEmpty())
+		Expect(metav1.GetControllerOf(t.Job)).To(HaveValue(And(HaveField("UID", t.QuarksJob.UID),
+			HaveField("BlockOwnerDeletion", HaveValue(BeTrue())))))
+
+		By("a second run with the same output")
+		finishJob(t.Job, false)
+		Eventually(func() quarksv1alpha1.RunResult { return get(qj).Status.LastRun.Result }).Should(Equal(quarksv1alpha1.RunResultFailed))
+		Eventually(func() error {
+			cur := get(qj)
+			cur.Spec.Trigger.Strategy = quarksv1alpha1.StrategyNow
+			return k8sClient.Update(ctx, cur)
+		}).Should(Succeed())
+		job2 := &batchv1.Job{}
+		Eventually(func(g Gomega) {
+			run := get(qj).Status.LastRun
+			g.Expect(run.Result).To(Equal(quarksv1alpha1.RunResultRunning))
+			g.Expect(run.Name).NotTo(Equal(t.Job.Name))
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: run.Name}, job2)).To(Succeed())
+		}).Should(Succeed())
+		t2 := podFor(qj, job2, map[string]int32{"a": 1})
+		got, err = persist(t2, upload(files...))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got).To(Equal([]string{"bar-nuts-v1", "fake-nats", "foo-busybox"}))
+		Expect(secretNames()).NotTo(ContainElement("bar-nuts-v2"))
+	})
+
+	It("QJ-21: without writeOnFailure, the files of a failed container are skipped without error", func() {
+		t := start(simple("nowof", quarksv1alpha1.SecretOptions{Name: "skipped"}), map[string]int32{"a": 3})
+		got, err := persist(t, upload(wire.FileOutput("a", "out.json", []byte(`{"k":"v"}`))))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got).To(BeEmpty())
+		Expect(secretNames()).NotTo(ContainElement("skipped"))
+	})
+
+	It("QJ-X13: a fan-out value that is not an object of strings writes nothing and names the key", func() {
+		qj := simple("fanbad", quarksv1alpha1.SecretOptions{Name: "link", PersistenceMethod: quarksv1alpha1.PersistenceMethodFanOut})
+		t := start(qj, map[string]int32{"a": 0})
+		body, err := json.Marshal(map[string]string{"good": `{"a":"b"}`, "bad": `{"a":1}`})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = persist(t, upload(wire.FileOutput("a", "out.json", body)))
+		e := answer(err)
+		Expect(e.Reason).To(Equal(wire.ReasonOutputInvalid))
+		Expect(e.Message).To(And(ContainSubstring("container a, file out.json"), ContainSubstring(`key "bad"`)))
+		Expect(secretNames()).NotTo(ContainElements("link-good", "link-bad"))
+		Expect(get(qj).Status.LastRun.Reason).To(Equal(quarksv1alpha1.RunReasonOutputInvalid))
+	})
+
+	It("QJ-23, QJ-F23: REMOTE_ID becomes a sanitised label; one that sanitises to nothing is left out with a Warning", func() {
+		qj := simple("remote", quarksv1alpha1.SecretOptions{Name: "remote-a"})
+		qj.Spec.Template.Spec.Template.Spec.Containers = append(qj.Spec.Template.Spec.Template.Spec.Containers,
+			corev1.Container{Name: "b", Image: "busybox", Env: []corev1.EnvVar{{Name: quarksv1alpha1.RemoteIDEnv, Value: "!!!"}}})
+		qj.Spec.Template.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: quarksv1alpha1.RemoteIDEnv, Value: "Node_1"}}
+		qj.Spec.Output.OutputMap["b"] = map[string]quarksv1alpha1.SecretOptions{"out.json": {Name: "remote-b"}}
+		t := start(qj, map[string]int32{"a": 0, "b": 0})
+		_, err := persist(t, upload(wire.FileOutput("a", "out.json", []byte(`{"k":"v"}`)),
+			wire.FileOutput("b", "out.json", []byte(`{"k":"v"}`))))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(secret("remote-a").Labels).To(HaveKeyWithValue(quarksv1alpha1.RemoteIDLabel, "node-1"))
+		Expect(secret("remote-b").Labels).NotTo(HaveKey(quarksv1alpha1.RemoteIDLabel))
+		Expect(emitted()).To(ContainElement(And(ContainSubstring("Warning"), ContainSubstring("container b"))))
+	})
+
+	It("QJ-S11, QJ-F15: with two containers of which one is mapped, a file never written ends the run with OutputMissing", func() {
+		qj := simple("twoc", quarksv1alpha1.SecretOptions{Name: "never"})
+		qj.Spec.Template.Spec.Template.Spec.Containers = append(qj.Spec.Template.Spec.Template.Spec.Containers,
+			corev1.Container{Name: "unmapped", Image: "busybox"})
+		t := start(qj, map[string]int32{"a": 0, "unmapped": 0})
+		_, err := persist(t, upload(wire.MissingOutput("a", "out.json")))
+		Expect(answer(err).Reason).To(Equal(wire.ReasonOutputMissing))
+		finishJob(t.Job, false)
+		Eventually(func(g Gomega) {
+			run := get(qj).Status.LastRun
+			g.Expect(run.Result).To(Equal(quarksv1alpha1.RunResultFailed))
+			g.Expect(run.Reason).To(Equal(quarksv1alpha1.RunReasonOutputMissing))
 		}).Should(Succeed())
 	})
 
