@@ -97,6 +97,54 @@ var _ = Describe("QuarksJob webhooks called by the API server", func() {
 		Expect(err.Error()).To(ContainSubstring("container not found in template"))
 	})
 
+	DescribeTable("denies bad output entries with the field path of the item (QJ-32)",
+		func(change func(qj *quarksv1alpha1.QuarksJob), want ...string) {
+			qj := readExample("qjob_output.yaml")
+			change(qj)
+			err := c.Create(ctx, qj)
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "error: %v", err)
+			for _, w := range want {
+				Expect(err.Error()).To(ContainSubstring(w))
+			}
+		},
+		Entry("QJ-X7, QJ-F22 a file key with a parent path", func(qj *quarksv1alpha1.QuarksJob) {
+			qj.Spec.Output.OutputMap["jsonout"]["../x"] = quarksv1alpha1.SecretOptions{Name: "x"}
+		}, "spec.output.outputMap[jsonout][../x]", "must be a file name without path separators"),
+		Entry("QJ-X7 a file key with a sub directory", func(qj *quarksv1alpha1.QuarksJob) {
+			qj.Spec.Output.OutputMap["jsonout"]["a/b.json"] = quarksv1alpha1.SecretOptions{Name: "x"}
+		}, "spec.output.outputMap[jsonout][a/b.json]", "must be a file name without path separators"),
+		// The schema (minLength) rejects an empty name before the webhook runs; the API server writes map keys with dots.
+		Entry("QJ-X8 an entry without a name", func(qj *quarksv1alpha1.QuarksJob) {
+			qj.Spec.Output.OutputMap["jsonout"]["other.json"] = quarksv1alpha1.SecretOptions{}
+		}, "spec.output.outputMap.jsonout.other.json.name"),
+		Entry("QJ-X8 a name that sanitises to nothing", func(qj *quarksv1alpha1.QuarksJob) {
+			qj.Spec.Output.OutputMap["jsonout"]["other.json"] = quarksv1alpha1.SecretOptions{Name: "._!"}
+		}, "spec.output.outputMap[jsonout][other.json].name"),
+		Entry("QJ-X10 a secret label key that is not a label key", func(qj *quarksv1alpha1.QuarksJob) {
+			qj.Spec.Output.SecretLabels = map[string]string{"bad key!": "v"}
+		}, "spec.output.secretLabels[bad key!]"),
+		Entry("QJ-X9 a user mount under /mnt/quarks", func(qj *quarksv1alpha1.QuarksJob) {
+			c := &qj.Spec.Template.Spec.Template.Spec.Containers[0]
+			qj.Spec.Template.Spec.Template.Spec.Volumes = append(qj.Spec.Template.Spec.Template.Spec.Volumes,
+				corev1.Volume{Name: "mine", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "mine", MountPath: "/mnt/quarks/x"})
+		}, "spec.template.spec.template.spec.containers[0].volumeMounts[0].mountPath", "reserved by the operator"),
+	)
+
+	It("QJ-A8 warns about pointless values but admits them", func() {
+		qj := readExample("qjob_output.yaml")
+		qj.Spec.Output.OutputType = "yaml"
+		qj.Spec.UpdateOnConfigChange = true
+		qj.Spec.Trigger.Strategy = quarksv1alpha1.StrategyManual
+		if qj.Spec.Template.Spec.Template.Labels == nil {
+			qj.Spec.Template.Spec.Template.Labels = map[string]string{}
+		}
+		qj.Spec.Template.Spec.Template.Labels["delete"] = "pod"
+		Expect(c.Create(ctx, qj)).To(Succeed())
+		Expect(warned.msgs).To(ContainElements(ContainSubstring("spec.output.outputType"),
+			ContainSubstring("delete"), ContainSubstring("spec.updateOnConfigChange")))
+	})
+
 	It("QJ-X9 denies a container named like the operator's sidecar", func() {
 		qj := readExample("qjob_output.yaml")
 		qj.Spec.Template.Spec.Template.Spec.Containers[0].Name = quarksv1alpha1.OutputPersistContainerName
