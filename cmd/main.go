@@ -43,6 +43,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -51,6 +52,7 @@ import (
 	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
 	batchcontroller "github.com/jobkeeper/jobkeeper/internal/controller/batch"
 	quarkscontroller "github.com/jobkeeper/jobkeeper/internal/controller/quarks"
+	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
 	"github.com/jobkeeper/jobkeeper/internal/quarksoutput"
 	"github.com/jobkeeper/jobkeeper/internal/results"
 	resultsnodejob "github.com/jobkeeper/jobkeeper/internal/results/nodejob"
@@ -204,14 +206,16 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 	}
 
 	var ca *resultsca.Publisher
+	reports := nodeJobReports{metrics: nodeJobGauges}
 	if o.resultsAddr != "0" {
-		srv, err := setupResults(mgr, &o)
+		srv, store, err := setupResults(mgr, &o, reports.metrics)
 		if err != nil {
 			return err
 		}
 		ca = &resultsca.Publisher{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), CAFile: srv.CAFile()}
+		reports.store = store
 	}
-	if err := setupControllers(ctx, mgr, &o, ca); err != nil {
+	if err := setupControllers(ctx, mgr, &o, ca, reports); err != nil {
 		return err
 	}
 	if o.enableWebhooks {
@@ -323,7 +327,21 @@ func certWatcher(dir, certName, keyName string) (*certwatcher.CertWatcher, func(
 }
 
 // setupControllers registers every reconciler with the manager.
-func setupControllers(ctx context.Context, mgr ctrl.Manager, o *options, ca *resultsca.Publisher) error {
+// nodeJobGauges exports the results of NodeJob pods on the manager's /metrics.
+var nodeJobGauges = nodemetrics.New()
+
+func init() {
+	metrics.Registry.MustRegister(nodeJobGauges)
+}
+
+// nodeJobReports is where NodeJob results go: the gauges, and the report files when the results API is on.
+type nodeJobReports struct {
+	metrics *nodemetrics.Registry
+	store   *resultsnodejob.FileStore
+}
+
+func setupControllers(ctx context.Context, mgr ctrl.Manager, o *options, ca *resultsca.Publisher,
+	reports nodeJobReports) error {
 	// The manager's client reads from caches that start with the manager, so
 	// the hash key is read with a direct client.
 	direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme()})
@@ -359,6 +377,7 @@ func setupControllers(ctx context.Context, mgr ctrl.Manager, o *options, ca *res
 			Client:                  mgr.GetClient(),
 			Scheme:                  mgr.GetScheme(),
 			MaxConcurrentReconciles: o.nodeJobWorkers,
+			Metrics:                 reports.metrics,
 		}).SetupWithManager(mgr),
 		(&batchcontroller.NodeJobRunReconciler{
 			Client:                  mgr.GetClient(),
@@ -369,6 +388,8 @@ func setupControllers(ctx context.Context, mgr ctrl.Manager, o *options, ca *res
 			ResultsServiceNamespace: o.operatorNamespace,
 			ResultsAudience:         o.resultsAudience,
 			ResultsCA:               ca,
+			Reports:                 reports.store,
+			Metrics:                 reports.metrics,
 		}).SetupWithManager(mgr),
 	)
 }
@@ -384,14 +405,18 @@ func setupWebhooks(mgr ctrl.Manager, o *options) error {
 }
 
 // setupResults adds the results API that job pods report to.
-func setupResults(mgr ctrl.Manager, o *options) (*results.Server, error) {
-	nj, err := resultsnodejob.New(mgr, resultsnodejob.Options{ReportDir: o.reportDir})
+func setupResults(mgr ctrl.Manager, o *options, nm *nodemetrics.Registry) (*results.Server, *resultsnodejob.FileStore,
+	error) {
+	sink := &batchcontroller.NodeJobResults{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Metrics: nm}
+	nj, err := resultsnodejob.New(mgr, resultsnodejob.Options{ReportDir: o.reportDir, Sink: sink,
+		Rejected: batchcontroller.CountRejectedCallback})
 	if err != nil {
-		return nil, fmt.Errorf("setting up the NodeJob results routes: %w", err)
+		return nil, nil, fmt.Errorf("setting up the NodeJob results routes: %w", err)
 	}
+	sink.Store = nj.Store()
 	waiter, err := quarksoutput.NewWaiter(mgr, splitList(o.watchNamespaces))
 	if err != nil {
-		return nil, fmt.Errorf("setting up the QuarksJob output wait: %w", err)
+		return nil, nil, fmt.Errorf("setting up the QuarksJob output wait: %w", err)
 	}
 	qj := resultsquarksjob.New(mgr, resultsquarksjob.Options{
 		Waiter: waiter,
@@ -413,12 +438,12 @@ func setupResults(mgr ctrl.Manager, o *options) (*results.Server, error) {
 		Families:         []results.Family{nj.Family(), qj.Family(), resultsnodejob.ReportsFamily(mgr, nj.Store())},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("setting up the results API: %w", err)
+		return nil, nil, fmt.Errorf("setting up the results API: %w", err)
 	}
 	if err := mgr.AddReadyzCheck("results", srv.StartedChecker()); err != nil {
-		return nil, fmt.Errorf("adding results ready check: %w", err)
+		return nil, nil, fmt.Errorf("adding results ready check: %w", err)
 	}
-	return srv, nil
+	return srv, nj.Store(), nil
 }
 
 // defaultOperatorNamespace is $POD_NAMESPACE, else the namespace of the pod's

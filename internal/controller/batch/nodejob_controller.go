@@ -29,6 +29,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -36,10 +37,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/kindmetrics"
+	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
 	"github.com/jobkeeper/jobkeeper/internal/status"
 )
 
@@ -56,6 +62,7 @@ const (
 	EventRunsPruned         = "RunsPruned"
 	EventInvalidSchedule    = "InvalidSchedule"
 	EventUnknownTimeZone    = "UnknownTimeZone"
+	EventMetricConflict     = "MetricConflict"
 	// EventRunQueued ("RunQueued") is shared with the ReactiveJob controller.
 )
 
@@ -73,9 +80,15 @@ type NodeJobReconciler struct {
 	Clock clock.PassiveClock
 	// MaxConcurrentReconciles is the number of NodeJobs reconciled at once (default 1).
 	MaxConcurrentReconciles int
+	// Metrics holds the result gauges; the NodeJob declares its families there. Nil declares nothing.
+	Metrics *nodemetrics.Registry
 
 	// apiReader reads from the API server, for what the cache may not have seen yet.
 	apiReader client.Reader
+	// runs counts finished runs for the kind's metrics (NJ-36).
+	runs *kindmetrics.Tracker
+	// displaced brings NodeJobs whose metric families an older NodeJob took over.
+	displaced chan event.TypedGenericEvent[*batchv1alpha1.NodeJob]
 }
 
 // dueRun is a run that a trigger asks for.
@@ -104,9 +117,13 @@ func (d dueRun) name(nodeJob string) string {
 func (r *NodeJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	nj := &batchv1alpha1.NodeJob{}
 	if err := r.Get(ctx, req.NamespacedName, nj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !nj.DeletionTimestamp.IsZero() {
+		r.forget(req.NamespacedName)
 		return ctrl.Result{}, nil // the runs go by their ownerReference
 	}
 	before := nj.DeepCopy()
@@ -162,8 +179,31 @@ func (r *NodeJobReconciler) reconcileNormal(ctx context.Context, nj *batchv1alph
 		return ctrl.Result{}, err
 	}
 	r.observeRuns(nj, runs, false)
-	r.setConditions(nj, runs, queued)
+	r.runs.Observe(client.ObjectKeyFromObject(nj), nodeJobRuns(runs))
+	r.setConditions(nj, runs, queued, r.declareMetrics(nj))
 	return result, nil
+}
+
+// declareMetrics declares the NodeJob's metric families and returns their conflict with an older NodeJob
+// (NJ-X12). NodeJobs whose families this one takes over are reconciled again.
+func (r *NodeJobReconciler) declareMetrics(nj *batchv1alpha1.NodeJob) error {
+	if r.Metrics == nil {
+		return nil
+	}
+	displaced, err := r.Metrics.Declare(nj)
+	for _, key := range displaced {
+		other := &batchv1alpha1.NodeJob{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+		go func() { r.displaced <- event.TypedGenericEvent[*batchv1alpha1.NodeJob]{Object: other} }()
+	}
+	return err
+}
+
+// forget drops the metrics of a NodeJob that is gone.
+func (r *NodeJobReconciler) forget(key types.NamespacedName) {
+	r.runs.Forget(key)
+	if r.Metrics != nil {
+		r.Metrics.Forget(key)
+	}
 }
 
 // dueRuns lists the runs the triggers ask for now: runOnCreate, the most recent missed tick and a new run request
@@ -431,8 +471,15 @@ func (r *NodeJobReconciler) observeRuns(nj *batchv1alpha1.NodeJob, runs []*batch
 }
 
 // setConditions writes the kstatus conditions of a valid NodeJob (NJ-34).
-func (r *NodeJobReconciler) setConditions(nj *batchv1alpha1.NodeJob, runs []*batchv1alpha1.NodeJobRun, queued bool) {
+func (r *NodeJobReconciler) setConditions(nj *batchv1alpha1.NodeJob, runs []*batchv1alpha1.NodeJobRun, queued bool,
+	conflict error) {
 	v := nodeJobView{queued: queued, suspended: nj.Spec.Suspend}
+	if conflict != nil {
+		v.conflict = conflict.Error()
+		if c := findCondition(nj.Status.Conditions, status.TypeStalled); c == nil || c.Message != v.conflict {
+			r.Recorder.Eventf(nj, nil, corev1.EventTypeWarning, EventMetricConflict, "DeclareMetrics", "%s", v.conflict)
+		}
+	}
 	for _, run := range runs {
 		if run.DeletionTimestamp.IsZero() && !runFinished(run.Status.Phase) && run.Status.Phase != batchv1alpha1.NodeJobRunPhasePaused {
 			v.active++
@@ -485,10 +532,13 @@ func (r *NodeJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Clock = clock.RealClock{}
 	}
 	r.apiReader = mgr.GetAPIReader()
+	r.runs = nodeJobKind.NewTracker(r.Clock.Now())
+	r.displaced = make(chan event.TypedGenericEvent[*batchv1alpha1.NodeJob])
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&batchv1alpha1.NodeJob{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&batchv1alpha1.NodeJobRun{}).
+		WatchesRawSource(source.Channel(r.displaced, &handler.TypedEnqueueRequestForObject[*batchv1alpha1.NodeJob]{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
 		Named("batch-nodejob").
 		Complete(r)

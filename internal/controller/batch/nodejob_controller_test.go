@@ -50,13 +50,23 @@ func startNodeJobControllers(namespace string, clk *clocktesting.FakeClock) (sto
 
 // startNodeJobControllersWith is startNodeJobControllers with a change to the run reconciler's settings.
 func startNodeJobControllersWith(namespace string, clk *clocktesting.FakeClock, mutate func(*NodeJobRunReconciler)) (stop func()) {
+	return startNodeJobControllersFor(namespace, clk, nil, mutate)
+}
+
+// startNodeJobControllersFor is startNodeJobControllers with changes to both reconcilers' settings.
+func startNodeJobControllersFor(namespace string, clk *clocktesting.FakeClock, mutateJobs func(*NodeJobReconciler),
+	mutateRuns func(*NodeJobRunReconciler)) (stop func()) {
 	mctx, cancel := context.WithCancel(ctx)
 	done, err := utils.StartManager(mctx, userConfig(managerUser), scheme.Scheme, namespace, func(mgr ctrl.Manager) error {
-		if err := (&NodeJobReconciler{
+		jobs := &NodeJobReconciler{
 			Client: mgr.GetClient(),
 			Scheme: mgr.GetScheme(),
 			Clock:  clk,
-		}).SetupWithManager(mgr); err != nil {
+		}
+		if mutateJobs != nil {
+			mutateJobs(jobs)
+		}
+		if err := jobs.SetupWithManager(mgr); err != nil {
 			return err
 		}
 		runs := &NodeJobRunReconciler{
@@ -65,8 +75,8 @@ func startNodeJobControllersWith(namespace string, clk *clocktesting.FakeClock, 
 			Clock:      clk,
 			Namespaces: []string{namespace},
 		}
-		if mutate != nil {
-			mutate(runs)
+		if mutateRuns != nil {
+			mutateRuns(runs)
 		}
 		return runs.SetupWithManager(mgr)
 	})

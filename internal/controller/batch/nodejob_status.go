@@ -35,6 +35,8 @@ const (
 	NodeJobReasonRunFailed   = "RunFailed"
 	NodeJobReasonRunPaused   = "RunPaused"
 	NodeJobReasonInvalidSpec = "InvalidSpec"
+	// NodeJobReasonMetricConflict: an older NodeJob declares one of the metric families differently (NJ-X12).
+	NodeJobReasonMetricConflict = "MetricConflict"
 
 	NodeJobRunReasonNodesFailed  = "NodesFailed"
 	NodeJobRunReasonTooManyNodes = "TooManyNodes"
@@ -123,6 +125,7 @@ func runSummary(st *batchv1alpha1.NodeJobRunStatus) status.Summary {
 // nodeJobView is what the kstatus of a NodeJob depends on.
 type nodeJobView struct {
 	invalid   string // message of an invalid spec, or ""
+	conflict  string // message of a metric family conflict, or ""
 	queued    bool   // a requested run waits
 	active    int    // runs Pending or Running
 	lastPhase batchv1alpha1.NodeJobRunPhase
@@ -136,6 +139,9 @@ func nodeJobSummary(v nodeJobView) status.Summary {
 	case v.invalid != "":
 		return status.Summary{Ready: metav1.ConditionFalse, ReadyReason: NodeJobReasonInvalidSpec, ReadyMessage: v.invalid,
 			Stalled: &status.Reason{Reason: NodeJobReasonInvalidSpec, Message: v.invalid}}
+	case v.conflict != "":
+		return status.Summary{Ready: metav1.ConditionFalse, ReadyReason: NodeJobReasonMetricConflict,
+			ReadyMessage: v.conflict, Stalled: &status.Reason{Reason: NodeJobReasonMetricConflict, Message: v.conflict}}
 	case v.queued:
 		msg := "a requested run waits for the active run to finish"
 		return status.Summary{Ready: metav1.ConditionUnknown, ReadyReason: NodeJobReasonRunActive, ReadyMessage: msg,

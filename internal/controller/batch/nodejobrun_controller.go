@@ -30,6 +30,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
@@ -41,12 +42,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
 	"github.com/jobkeeper/jobkeeper/internal/labelcache"
+	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
+	"github.com/jobkeeper/jobkeeper/internal/results/nodejob"
 	"github.com/jobkeeper/jobkeeper/internal/resultsca"
 	"github.com/jobkeeper/jobkeeper/internal/status"
 )
@@ -96,6 +101,12 @@ type NodeJobRunReconciler struct {
 	ResultsAudience string
 	// ResultsCA publishes the results API's CA bundle into namespaces with job pods; nil publishes nothing.
 	ResultsCA *resultsca.Publisher
+	// Reports is the store of the runs' reports (markers, logs, stored results); nil keeps nothing.
+	Reports *nodejob.FileStore
+	// Metrics holds the result gauges, kept in step with the runs; nil exports nothing.
+	Metrics *nodemetrics.Registry
+	// Logs reads pod logs for savePodLogs; nil uses the pods/log subresource.
+	Logs PodLogReader
 
 	// apiReader reads from the API server, for what the cache may not have seen yet.
 	apiReader client.Reader
@@ -117,8 +128,10 @@ func (r *NodeJobRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	run := &batchv1alpha1.NodeJobRun{}
 	if err := r.Get(ctx, req.NamespacedName, run); err != nil {
 		if apierrors.IsNotFound(err) {
-			// The run is gone: its pods go by their ownerReference once released (NJ-22).
-			return ctrl.Result{}, r.releasePods(ctx, req.Namespace, req.Name, "")
+			// The run is gone: its pods go by their ownerReference once released, and its reports and series
+			// go with it (NJ-22).
+			return ctrl.Result{}, errors.Join(r.releasePods(ctx, req.Namespace, req.Name, ""),
+				r.forgetRun(req.Namespace, req.Name))
 		}
 		return ctrl.Result{}, err
 	}
@@ -131,7 +144,14 @@ func (r *NodeJobRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		if err := r.selectNodes(ctx, run); err != nil {
 			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, r.patchStatus(ctx, before, run)
+		if err := r.writeMarker(run); err != nil {
+			return ctrl.Result{}, fmt.Errorf("marking the report directory: %w", err)
+		}
+		if err := r.patchStatus(ctx, before, run); err != nil {
+			return ctrl.Result{}, err
+		}
+		r.syncMetrics(run)
+		return ctrl.Result{}, nil
 	}
 
 	pods, err := r.listPods(ctx, run)
@@ -142,6 +162,7 @@ func (r *NodeJobRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if perr := r.patchStatus(ctx, before, run); perr != nil {
 		return ctrl.Result{}, errors.Join(err, perr)
 	}
+	r.syncMetrics(run)
 	// Only now that the outcomes are stored may the pods go (NJ-14).
 	if rerr := r.releaseFinished(ctx, run, pods); rerr != nil {
 		err = errors.Join(err, rerr)
@@ -303,7 +324,12 @@ func (r *NodeJobRunReconciler) adoptPod(n *batchv1alpha1.NodeJobRunNode, pod *co
 func (r *NodeJobRunReconciler) observePod(ctx context.Context, run *batchv1alpha1.NodeJobRun, n *batchv1alpha1.NodeJobRunNode,
 	pod *corev1.Pod, now time.Time) (bool, time.Duration, error) {
 	if phase, reason, msg := podOutcome(pod); phase != "" {
+		// In this order: logs, then the outcome; the finalizer goes after the status is written (NJ-14).
+		r.saveLogs(ctx, run, n, pod)
 		r.setNode(n, phase, reason, msg)
+		if end := podEndTime(pod); end != nil {
+			n.CompletionTime = end
+		}
 		if phase == batchv1alpha1.NodeJobRunNodePhaseFailed {
 			r.Recorder.Eventf(run, pod, corev1.EventTypeWarning, EventNodeFailed, "Observe", "node %s failed: %s %s",
 				n.Name, reason, msg)
@@ -331,6 +357,29 @@ func (r *NodeJobRunReconciler) observePod(ctx context.Context, run *batchv1alpha
 		return false, left, nil
 	}
 	return false, 0, nil
+}
+
+// syncMetrics brings the run's gauges up to date with its status (NJ-27, NJ-32).
+func (r *NodeJobRunReconciler) syncMetrics(run *batchv1alpha1.NodeJobRun) {
+	if r.Metrics == nil {
+		return
+	}
+	var load nodemetrics.Loader
+	if r.Reports != nil {
+		load = loadSeries(r.Reports)
+	}
+	r.Metrics.SyncRun(run, load)
+}
+
+// podEndTime is when the last container of an ended pod finished, or nil when the pod does not say.
+func podEndTime(pod *corev1.Pod) *metav1.Time {
+	var end *metav1.Time
+	for _, cs := range pod.Status.ContainerStatuses {
+		if t := cs.State.Terminated; t != nil && !t.FinishedAt.IsZero() && (end == nil || end.Before(&t.FinishedAt)) {
+			end = t.FinishedAt.DeepCopy()
+		}
+	}
+	return end
 }
 
 // failNode marks a node Failed with a Warning event.
@@ -622,6 +671,26 @@ func (r *NodeJobRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.ResultsAudience = DefaultResultsAudience
 	}
 	r.apiReader = mgr.GetAPIReader()
+	if r.Logs == nil {
+		cs, err := kubernetes.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+		if err != nil {
+			return fmt.Errorf("creating a clientset for pod logs: %w", err)
+		}
+		r.Logs = clientsetLogs{clientset: cs}
+	}
+	if r.Reports != nil {
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			if !mgr.GetCache().WaitForCacheSync(ctx) {
+				return nil
+			}
+			if err := r.removeOrphanReports(ctx); err != nil {
+				logf.FromContext(ctx).Error(err, "removing the reports of deleted runs")
+			}
+			return nil
+		})); err != nil {
+			return err
+		}
+	}
 
 	podCache, err := r.newPodCache(mgr)
 	if err != nil {

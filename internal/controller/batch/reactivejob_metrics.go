@@ -17,7 +17,6 @@ limitations under the License.
 package batch
 
 import (
-	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -29,61 +28,35 @@ import (
 // reactiveJobKind are the run metrics of the kind (RJ-28).
 var reactiveJobKind = kindmetrics.New("reactivejob")
 
-// reactiveJobMetrics counts each Job's terminal condition once. Only Jobs that
-// finish after the process started are counted, so a restart does not count
-// old runs again.
+// reactiveJobMetrics counts each Job's terminal condition once per process.
 type reactiveJobMetrics struct {
-	started time.Time
-	mu      sync.Mutex
-	counted map[types.NamespacedName]map[types.UID]bool // ReactiveJob -> Job UIDs already counted
+	tracker *kindmetrics.Tracker
 }
 
 func newReactiveJobMetrics(started time.Time) *reactiveJobMetrics {
-	// API times have a resolution of one second.
-	return &reactiveJobMetrics{started: started.Truncate(time.Second), counted: map[types.NamespacedName]map[types.UID]bool{}}
+	return &reactiveJobMetrics{tracker: reactiveJobKind.NewTracker(started)}
 }
 
 // observe records the Jobs of one ReactiveJob.
 func (m *reactiveJobMetrics) observe(key types.NamespacedName, jobs []*batchv1.Job) {
-	namespace, name := key.Namespace, key.Name
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	prev := m.counted[key]
-	next := make(map[types.UID]bool, len(jobs))
-	active := 0
+	runs := make([]kindmetrics.Run, 0, len(jobs))
 	for _, j := range jobs {
-		c := jobFinished(j)
-		if c == nil {
-			active++
-			continue
+		r := kindmetrics.Run{UID: j.UID}
+		if c := jobFinished(j); c != nil {
+			r.Result, r.End = kindmetrics.ResultSucceeded, finishTime(j).Time
+			if c.Type == batchv1.JobFailed {
+				r.Result = kindmetrics.ResultFailed
+			}
+			if j.Status.StartTime != nil {
+				r.Start = j.Status.StartTime.Time
+			}
 		}
-		if prev[j.UID] {
-			next[j.UID] = true
-			continue
-		}
-		if finishTime(j).Time.Before(m.started) {
-			continue
-		}
-		result := kindmetrics.ResultSucceeded
-		if c.Type == batchv1.JobFailed {
-			result = kindmetrics.ResultFailed
-		}
-		seconds := -1.0
-		if j.Status.StartTime != nil {
-			end := finishTime(j)
-			seconds = end.Sub(j.Status.StartTime.Time).Seconds()
-		}
-		reactiveJobKind.Finished(namespace, name, result, seconds)
-		next[j.UID] = true
+		runs = append(runs, r)
 	}
-	m.counted[key] = next
-	reactiveJobKind.Active.WithLabelValues(namespace, name).Set(float64(active))
+	m.tracker.Observe(key, runs)
 }
 
 // forget removes the series of a deleted ReactiveJob.
 func (m *reactiveJobMetrics) forget(key types.NamespacedName) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.counted, key)
-	reactiveJobKind.Forget(key.Namespace, key.Name)
+	m.tracker.Forget(key)
 }

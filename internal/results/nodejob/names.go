@@ -46,6 +46,7 @@ type Limits struct {
 	MaxRunStorage    int64
 	MaxEventsPerNode int
 	MaxSeriesPerNode int
+	MaxLogSize       int64
 }
 
 // LimitsOf returns the result limits of a run, with the defaults of the CRD
@@ -64,6 +65,7 @@ func LimitsOf(run *batchv1alpha1.NodeJobRun) Limits {
 			batchv1alpha1.NodeJobMaxEventsPerNodeLimit),
 		MaxSeriesPerNode: count(l.MaxSeriesPerNode, batchv1alpha1.DefaultNodeJobMaxSeriesPerNode,
 			batchv1alpha1.NodeJobMaxSeriesPerNodeLimit),
+		MaxLogSize: quantity(l.MaxLogSize, batchv1alpha1.DefaultNodeJobMaxLogSize),
 	}
 }
 

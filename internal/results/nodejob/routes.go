@@ -85,6 +85,10 @@ type Options struct {
 	NewFileName func() string
 	// Observe, when set, is called with the status code of every answered request.
 	Observe func(code int)
+	// Rejected, when set, counts rejected requests: every 401 and 429 with empty namespace and NodeJob (the
+	// server answers most of them before the caller is tied to a run), every other rejection with the
+	// run's namespace and NodeJob when they are known.
+	Rejected func(namespace, nodeJob string, code int)
 }
 
 // Routes are the NodeJob upload routes.
@@ -143,15 +147,50 @@ func (r *Routes) Family() results.Family {
 		Name:              FamilyName,
 		RequestsPerMinute: max(r.opts.RequestsPerMinute, 0),
 		LeaderOnly:        !r.opts.AnyReplica,
-		Observe:           r.opts.Observe,
+		Observe:           r.observe,
 		Routes: []results.Route{
 			{Method: http.MethodPost, Path: "/report/{node}/{executionID}/result", MaxBodyBytes: maxResult.Value(),
-				Handler: results.HandlerFunc(r.result)},
+				Handler: r.counted(r.result)},
 			{Method: http.MethodPost, Path: "/report/{node}/{executionID}/file", MaxBodyBytes: r.opts.MaxFileRequestBytes,
-				Handler: results.HandlerFunc(r.file)},
+				Handler: r.counted(r.file)},
 			{Method: http.MethodPost, Path: "/report/{node}/{executionID}/event", MaxBodyBytes: maxEventRequestBytes,
-				Handler: results.HandlerFunc(r.event)},
+				Handler: r.counted(r.event)},
 		},
+	}
+}
+
+// handler is a route handler that also returns its target once it is known.
+type handler func(ctx context.Context, req *results.Request) (*results.Response, *Target, error)
+
+// counted adapts a handler and counts its rejections, except 401 and 429, which observe counts.
+func (r *Routes) counted(h handler) results.HandlerFunc {
+	return func(ctx context.Context, req *results.Request) (*results.Response, error) {
+		resp, t, err := h(ctx, req)
+		if err != nil && r.opts.Rejected != nil {
+			code := http.StatusInternalServerError
+			if e, ok := errors.AsType[*results.Error](err); ok {
+				code = e.Code
+			} else if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				code = http.StatusRequestEntityTooLarge
+			}
+			if code != http.StatusUnauthorized && code != http.StatusTooManyRequests {
+				var namespace, nodeJob string
+				if t != nil {
+					namespace, nodeJob = t.Run.Namespace, t.Run.Spec.NodeJobName
+				}
+				r.opts.Rejected(namespace, nodeJob, code)
+			}
+		}
+		return resp, err
+	}
+}
+
+func (r *Routes) observe(code int) {
+	if r.opts.Observe != nil {
+		r.opts.Observe(code)
+	}
+	if r.opts.Rejected != nil && (code == http.StatusUnauthorized || code == http.StatusTooManyRequests) {
+		r.opts.Rejected("", "", code)
 	}
 }
 
@@ -167,71 +206,71 @@ func (r *Routes) target(ctx context.Context, req *results.Request) (*Target, err
 	return t, nil
 }
 
-func (r *Routes) result(ctx context.Context, req *results.Request) (*results.Response, error) {
+func (r *Routes) result(ctx context.Context, req *results.Request) (*results.Response, *Target, error) {
 	t, err := r.target(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	body, err := io.ReadAll(io.LimitReader(req.HTTP.Body, t.Limits.MaxResultSize+1))
 	if err != nil {
-		return nil, readError(err)
+		return nil, t, readError(err)
 	}
 	res, err := ParseResult(body, ResultSpecFor(t.Run, t.Node))
 	if err != nil {
-		return nil, err
+		return nil, t, err
 	}
 	if err := r.opts.Sink.Result(ctx, t, res); err != nil {
-		return nil, err
+		return nil, t, err
 	}
-	return results.OK(wire.ResultResponse{Accepted: len(res.Series)}), nil
+	return results.OK(wire.ResultResponse{Accepted: len(res.Series)}), t, nil
 }
 
-func (r *Routes) file(ctx context.Context, req *results.Request) (*results.Response, error) {
+func (r *Routes) file(ctx context.Context, req *results.Request) (*results.Response, *Target, error) {
 	t, err := r.target(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	up, err := r.store.Begin(t.Location, t.Node, FileLimitsOf(t.Limits))
 	if err != nil {
-		return nil, err
+		return nil, t, err
 	}
 	defer up.Abort()
 	names, err := ReadUpload(req.HTTP, up, r.opts.NewFileName)
 	if err != nil {
-		return nil, err
+		return nil, t, err
 	}
 	stored, err := up.Commit()
 	if err != nil {
-		return nil, err
+		return nil, t, err
 	}
 	if err := r.opts.Sink.FilesStored(ctx, t, stored); err != nil {
-		return nil, err
+		return nil, t, err
 	}
-	return results.OK(wire.FilesResponse{Files: names}), nil
+	return results.OK(wire.FilesResponse{Files: names}), t, nil
 }
 
-func (r *Routes) event(ctx context.Context, req *results.Request) (*results.Response, error) {
+func (r *Routes) event(ctx context.Context, req *results.Request) (*results.Response, *Target, error) {
 	t, err := r.target(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	body, err := io.ReadAll(req.HTTP.Body)
 	if err != nil {
-		return nil, readError(err)
+		return nil, t, readError(err)
 	}
 	ev, err := ParseEvent(body)
 	if err != nil {
-		return nil, err
+		return nil, t, err
 	}
 	if int(t.NodeStatus.Events) >= t.Limits.MaxEventsPerNode {
 		// No Retry-After: the quota does not refill during the run.
-		return nil, results.TooManyRequests(0, "node %q has sent maxEventsPerNode (%d) events in run %s",
+		return nil, t, results.TooManyRequests(0, "node %q has sent maxEventsPerNode (%d) events in run %s",
 			t.Node, t.Limits.MaxEventsPerNode, t.Run.Name)
 	}
 	if err := r.opts.Sink.Event(ctx, t, ev); err != nil {
-		return nil, err
+		return nil, t, err
 	}
-	return results.OK(struct{}{}), nil
+	return results.OK(struct{}{}), t, nil
 }
 
 // readError keeps body-limit errors (413) and turns other read failures into 400.
