@@ -72,6 +72,7 @@ lint-config: golangci-lint ## Verify golangci-lint linter configuration.
 build: manifests generate fmt vet ## Build the manager and sidecar binaries.
 	go build -o bin/manager ./cmd
 	go build -o bin/output-persist ./cmd/output-persist
+	go build -o bin/kubectl-jobkeeper ./cmd/kubectl-jobkeeper
 
 .PHONY: run
 run: manifests generate fmt vet envtest ## Run the manager: against $KUBECONFIG, or against a local control plane it starts and stops.
