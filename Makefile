@@ -97,6 +97,15 @@ build-installer: manifests generate kustomize ## Generate a consolidated YAML wi
 	"$(KUSTOMIZE)" build dist/.installer > dist/install.yaml
 	@rm -rf dist/.installer
 
+.PHONY: helm-chart
+helm-chart: manifests kustomize ## Generate the CRDs and the RBAC, Service, certificate and webhook templates of the Helm chart (dist/chart) from config/.
+	hack/helm-chart.sh
+
+.PHONY: helm-template
+helm-template: helm-chart helm ## Lint the Helm chart and render it with its default values.
+	"$(HELM)" lint dist/chart
+	"$(HELM)" template jobkeeper dist/chart --namespace jobkeeper-system >/dev/null
+
 ##@ Deployment
 
 ifndef ignore-not-found
@@ -135,11 +144,13 @@ KUSTOMIZE ?= $(LOCALBIN)/kustomize
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 GINKGO ?= $(LOCALBIN)/ginkgo
+HELM ?= $(LOCALBIN)/helm
 
 ## Tool Versions (every tool is built from the Go module proxy; nothing else is downloaded)
 KUSTOMIZE_VERSION ?= v5.8.2
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
+HELM_VERSION ?= v3.22.0
 GINKGO_VERSION ?= $(shell go list -m -f "{{ .Version }}" github.com/onsi/ginkgo/v2)
 
 ## The envtest control plane (kube-apiserver, etcd, kubectl) is built from the wrapper
@@ -165,6 +176,11 @@ $(CONTROLLER_GEN): $(LOCALBIN)
 golangci-lint: $(GOLANGCI_LINT) ## Build golangci-lint locally if necessary.
 $(GOLANGCI_LINT): $(LOCALBIN)
 	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+.PHONY: helm
+helm: $(HELM) ## Build helm locally if necessary.
+$(HELM): $(LOCALBIN)
+	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
 
 .PHONY: ginkgo
 ginkgo: $(GINKGO) ## Build the ginkgo CLI (the version in go.mod) locally if necessary.
