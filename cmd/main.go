@@ -401,6 +401,7 @@ func setupWebhooks(mgr ctrl.Manager, o *options) error {
 		webhookbatchv1alpha1.SetupReactiveJobWebhookWithManager(mgr,
 			webhookbatchv1alpha1.ReactiveJobWebhookOptions{AuthorizeJobCreate: o.rjAuthorizeCreate}),
 		webhookbatchv1alpha1.SetupNodeJobWebhookWithManager(mgr),
+		webhookbatchv1alpha1.SetupNodeJobRunWebhookWithManager(mgr),
 	)
 }
 

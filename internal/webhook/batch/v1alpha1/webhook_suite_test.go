@@ -102,6 +102,7 @@ var _ = BeforeSuite(func() {
 
 	Expect(SetupReactiveJobWebhookWithManager(mgr, ReactiveJobWebhookOptions{AuthorizeJobCreate: true})).To(Succeed())
 	Expect(SetupNodeJobWebhookWithManager(mgr)).To(Succeed())
+	Expect(SetupNodeJobRunWebhookWithManager(mgr)).To(Succeed())
 	// +kubebuilder:scaffold:webhook
 
 	go func() {
