@@ -19,6 +19,7 @@ package kustomize_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -223,5 +224,23 @@ func TestSchemaValidationRejectsBrokenSamples(t *testing.T) {
 				t.Errorf("%s with %v = %v was accepted", tc.kind, tc.path, tc.value)
 			}
 		})
+	}
+}
+
+// TestFluxExampleValidates checks the ReactiveJob of the Flux example in docs/examples/flux against its CRD.
+func TestFluxExampleValidates(t *testing.T) {
+	schemas := crdSchemas(t)
+	objs := build(t, filepath.Join(repoRoot(t), "docs", "examples", "flux", "migrations"))
+	if len(ofKind(objs, "ReactiveJob")) != 1 {
+		t.Fatalf("want one ReactiveJob in the Flux example, got %d", len(ofKind(objs, "ReactiveJob")))
+	}
+	for _, u := range objs {
+		s, ok := schemas[u.GroupVersionKind()]
+		if !ok {
+			t.Fatalf("no CRD serves %s", u.GroupVersionKind())
+		}
+		if errs := s.validate(t, u.Object); len(errs) > 0 {
+			t.Errorf("%s %s is invalid: %v", u.GetKind(), u.GetName(), errs.ToAggregate())
+		}
 	}
 }
