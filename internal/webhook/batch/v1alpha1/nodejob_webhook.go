@@ -38,6 +38,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
@@ -55,11 +56,17 @@ var (
 // cronDescriptors are the schedule descriptors a NodeJob accepts besides "@every <duration>".
 var cronDescriptors = []string{"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 
-// SetupNodeJobWebhookWithManager registers the NodeJob webhooks with the manager.
+// SetupNodeJobWebhookWithManager registers the NodeJob webhooks with the manager. The validator finds NodeJobs that
+// declare the same metric families in the manager's cache, through the field index NodeJobMetricFamilyIndex that
+// this adds.
 func SetupNodeJobWebhookWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &batchv1alpha1.NodeJob{}, NodeJobMetricFamilyIndex,
+		NodeJobMetricFamilyNames); err != nil {
+		return fmt.Errorf("indexing NodeJobs by metric family: %w", err)
+	}
 	return ctrl.NewWebhookManagedBy(mgr, &batchv1alpha1.NodeJob{}).
 		WithDefaulter(&NodeJobCustomDefaulter{}).
-		WithValidator(&NodeJobCustomValidator{}).
+		WithValidator(&NodeJobCustomValidator{Families: mgr.GetCache()}).
 		Complete()
 }
 
@@ -131,26 +138,46 @@ func defaultQuantity(q **resource.Quantity, def string) {
 // +kubebuilder:webhook:path=/validate-batch-cs-sap-com-v1alpha1-nodejob,mutating=false,failurePolicy=fail,sideEffects=None,groups=batch.cs.sap.com,resources=nodejobs,verbs=create;update,versions=v1alpha1,name=vnodejob-v1alpha1.kb.io,admissionReviewVersions=v1,patch=`{"matchConditions":[{"name":"create-or-spec-changed","expression":"request.operation == 'CREATE' || object.spec != oldObject.spec"}]}`
 
 // NodeJobCustomValidator checks what the CRD schema cannot: cron and time zone parsing, reserved environment
-// variables, volumes and metric names, and the bounds of quantities.
-type NodeJobCustomValidator struct{}
+// variables, volumes and metric names, the bounds of quantities, and metric families that another NodeJob declares
+// differently (NJ-X12).
+type NodeJobCustomValidator struct {
+	// Families lists NodeJobs by NodeJobMetricFamilyIndex; the manager's cache. Without it, metric families are
+	// not compared across NodeJobs.
+	Families client.Reader
+}
 
 var _ admission.Validator[*batchv1alpha1.NodeJob] = &NodeJobCustomValidator{}
 
 // ValidateCreate implements admission.Validator.
-func (v *NodeJobCustomValidator) ValidateCreate(_ context.Context, nj *batchv1alpha1.NodeJob) (admission.Warnings, error) {
+func (v *NodeJobCustomValidator) ValidateCreate(ctx context.Context, nj *batchv1alpha1.NodeJob) (admission.Warnings, error) {
 	if nj.DeletionTimestamp != nil {
 		return nil, nil
 	}
-	return nil, validateNodeJob(nj)
+	return nil, v.validate(ctx, nil, nj)
 }
 
 // ValidateUpdate implements admission.Validator. Only a changed spec is validated, so that objects admitted under
 // older rules can still get their metadata updated and be deleted.
-func (v *NodeJobCustomValidator) ValidateUpdate(_ context.Context, oldNJ, newNJ *batchv1alpha1.NodeJob) (admission.Warnings, error) {
+func (v *NodeJobCustomValidator) ValidateUpdate(ctx context.Context, oldNJ, newNJ *batchv1alpha1.NodeJob) (admission.Warnings, error) {
 	if newNJ.DeletionTimestamp != nil || equality.Semantic.DeepEqual(oldNJ.Spec, newNJ.Spec) {
 		return nil, nil
 	}
-	return nil, validateNodeJob(newNJ)
+	return nil, v.validate(ctx, oldNJ, newNJ)
+}
+
+// validate checks nj on its own and then, when it is valid, its metric families against the other NodeJobs.
+func (v *NodeJobCustomValidator) validate(ctx context.Context, old, nj *batchv1alpha1.NodeJob) error {
+	if err := validateNodeJob(nj); err != nil {
+		return err
+	}
+	errs, err := metricConflicts(ctx, v.Families, old, nj)
+	if err != nil {
+		return err
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return apierrors.NewInvalid(batchv1alpha1.GroupVersion.WithKind("NodeJob").GroupKind(), nj.Name, errs)
 }
 
 // ValidateDelete implements admission.Validator; DELETE is not registered.
