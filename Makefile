@@ -99,7 +99,7 @@ build-installer: manifests generate kustomize ## Generate a consolidated YAML wi
 
 .PHONY: helm-chart
 helm-chart: manifests kustomize ## Generate the CRDs and the RBAC, Service, certificate and webhook templates of the Helm chart (dist/chart) from config/.
-	hack/helm-chart.sh
+	KUSTOMIZE="$(KUSTOMIZE)" hack/helm-chart.sh
 
 .PHONY: helm-template
 helm-template: helm-chart helm ## Lint the Helm chart and render it with its default values.
