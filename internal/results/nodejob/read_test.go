@@ -1,0 +1,92 @@
+/*
+Copyright 2026 The jobkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package nodejob
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/jobkeeper/jobkeeper/internal/results"
+)
+
+func TestFileStoreServe(t *testing.T) {
+	s := newStore(t)
+	if err := s.PutResult(testLoc, "node-a", []byte(`{"a":[]}`), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := upload(t, s, "node-a", FileLimits{MaxFileSize: 100, MaxFilesPerNode: 5, MaxRunStorage: 1000},
+		[2]string{"test.txt", "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(outside, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nodeDir := filepath.Join(s.Dir(), "ns", "nj", "nj-1", "nodes", "node-a")
+	for name, target := range map[string]string{"files/link": outside, "dirlink": filepath.Join(s.Dir(), "ns")} {
+		if err := os.Symlink(target, filepath.Join(nodeDir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	resp, err := s.serve(testLoc, "nodes/node-a/files/test.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Content)
+	_ = resp.Content.(io.Closer).Close()
+	if string(body) != "hello" || resp.ContentLength != 5 || resp.Header.Get("Content-Type") != "application/octet-stream" ||
+		resp.Header.Get("Content-Disposition") != "attachment; filename=test.txt" {
+		t.Fatalf("file: %q %d %v", body, resp.ContentLength, resp.Header)
+	}
+	resp, err = s.serve(testLoc, "nodes/node-a/result.json")
+	if err != nil || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("result.json: %v %v", err, resp)
+	}
+	_ = resp.Content.(io.Closer).Close()
+
+	resp, err = s.serve(testLoc, "nodes/node-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := resp.Body.([]ReportEntry)
+	if len(entries) != 2 || entries[0].Name != "files" || !entries[0].Dir || entries[1].Name != "result.json" ||
+		entries[1].Size != 8 {
+		t.Fatalf("listing without symbolic links: %+v", entries)
+	}
+
+	for _, rest := range []string{
+		"../x", "nodes/../../x", "/etc/passwd", "nodes/node-a/files/link", "nodes/node-a/dirlink/nj/nj-1",
+		"nodes/node-a/files/missing", "nodes/node-a\\..\\..", "nodes/node-b",
+	} {
+		_, err := s.serve(testLoc, rest)
+		e, ok := errors.AsType[*results.Error](err)
+		if !ok || (e.Code != http.StatusNotFound && e.Code != http.StatusBadRequest) {
+			t.Errorf("%q: %v, want 400 or 404", rest, err)
+		}
+	}
+	if _, err := s.serve(RunLocation{Namespace: "ns", NodeJob: "..", Run: "nj-1"}, ""); err == nil {
+		t.Error("a location with .. was served")
+	}
+	if !s.hasRunDir(testLoc) || s.hasRunDir(RunLocation{Namespace: "ns", NodeJob: "nj", Run: "nj-2"}) {
+		t.Error("hasRunDir")
+	}
+}
