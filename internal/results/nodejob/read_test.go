@@ -27,7 +27,10 @@ import (
 	"github.com/jobkeeper/jobkeeper/internal/results"
 )
 
-func TestFileStoreServe(t *testing.T) {
+// newServeStore returns a store with a result, a file and symbolic links to
+// outside the run directory and outside the root.
+func newServeStore(t *testing.T) *FileStore {
+	t.Helper()
 	s := newStore(t)
 	if err := s.PutResult(testLoc, "node-a", []byte(`{"a":[]}`), 1<<20); err != nil {
 		t.Fatal(err)
@@ -46,7 +49,11 @@ func TestFileStoreServe(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return s
+}
 
+func TestFileStoreServe(t *testing.T) {
+	s := newServeStore(t)
 	resp, err := s.serve(testLoc, "nodes/node-a/files/test.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +79,10 @@ func TestFileStoreServe(t *testing.T) {
 		entries[1].Size != 8 {
 		t.Fatalf("listing without symbolic links: %+v", entries)
 	}
+}
 
+func TestFileStoreServeRefuses(t *testing.T) {
+	s := newServeStore(t)
 	for _, rest := range []string{
 		"../x", "nodes/../../x", "/etc/passwd", "nodes/node-a/files/link", "nodes/node-a/dirlink/nj/nj-1",
 		"nodes/node-a/files/missing", "nodes/node-a\\..\\..", "nodes/node-b",
