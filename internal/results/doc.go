@@ -22,12 +22,18 @@ limitations under the License.
 //
 // The Server handles what every route shares: TLS (a certificate directory
 // reloaded with certwatcher, or a generated CA for local runs), server
-// timeouts, routing (unknown paths 404, wrong methods 405, no pprof and no file
-// listing), authentication by TokenReview (pod name and UID from the token,
-// accepted tokens remembered briefly under a hash), a per-pod token-bucket
-// rate limit, body limits and JSON errors. Each kind plugs in a Family of
-// routes whose Handlers check that the caller may act on what the path names
-// and parse the body; see the nodejob and quarksjob sub-packages.
+// timeouts, routing (unknown paths 404, wrong methods 405, no pprof and no HTML
+// file listing), authentication by TokenReview (pod name and UID from the
+// token, accepted tokens remembered briefly under a hash), a token-bucket rate
+// limit per caller, body limits and JSON errors. Each kind plugs in a Family
+// of routes whose Handlers check that the caller may act on what the path
+// names and parse the body; see the nodejob and quarksjob sub-packages.
+//
+// Families authenticate job pods (AuthPod, the default: a token of the
+// results audience bound to a pod) or users (AuthUser: any token the API
+// server accepts for its own audiences; the handler then authorises the user
+// with a SubjectAccessReview through Authorize). The NodeJob report read route
+// is such a family.
 //
 // High availability: the Server runs on every replica (NeedLeaderElection is
 // false), so the Service may route to any of them and health checks do not
