@@ -110,6 +110,11 @@ operator_image() {
     CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$d/output-persist" ./cmd/output-persist)
   pack operator "$d" --ref "$ref" --entrypoint /manager --user 65532:65532 \
     --env PATH=/usr/local/bin:/usr/bin:/bin --env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+  # The job program of the NodeJob e2e scenarios (test/e2e/reporter).
+  d=$WORK/e2e-reporter
+  base "$d"
+  (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$d/reporter" ./test/e2e/reporter)
+  pack e2e-reporter "$d" --ref "$E2E_REPORTER_IMAGE" --entrypoint /reporter --user 65532:65532
 }
 
 [ $# -gt 0 ] || set -- all

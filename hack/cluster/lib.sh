@@ -54,6 +54,8 @@ CERT_MANAGER_IMAGE_PREFIX=$LOCAL_REGISTRY/cluster/cert-manager
 # The operator image: config/manager sets jobkeeper:latest, which is
 # docker.io/library/jobkeeper:latest and so is served through the mirror.
 IMG=${IMG:-jobkeeper:latest}
+# The job program of the NodeJob e2e scenarios.
+E2E_REPORTER_IMAGE=$LOCAL_REGISTRY/e2e/reporter:latest
 
 ADMIN_KUBECONFIG=$STATE/kubeconfig/admin.kubeconfig
 

@@ -1,0 +1,175 @@
+//go:build e2e
+
+/*
+Copyright 2026 The jobkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// reporterImage is the job program of these scenarios (test/e2e/reporter, built by hack/cluster/images.sh).
+const reporterImage = "jobkeeper.internal/e2e/reporter:latest"
+
+const e2eResult = `{"test":[{"value":1.0,"labels":{"label_a":"AAA","label_b":"BBB"}},{"value":2.554,"labels":{"label_a":"AAA2","label_b":"BBB2"}}]}`
+
+// realNode returns the name of the cluster's real (not kwok-simulated) node.
+func realNode() string {
+	out, err := kubectl("get", "nodes", "-l", "!type", "-o", "jsonpath={.items[*].metadata.name}")
+	Expect(err).NotTo(HaveOccurred())
+	for name := range strings.FieldsSeq(out) {
+		ann, err := kubectl("get", "node", name, "-o", `jsonpath={.metadata.annotations.kwok\.x-k8s\.io/node}`)
+		Expect(err).NotTo(HaveOccurred())
+		if ann == "" {
+			return name
+		}
+	}
+	Fail("no real node")
+	return ""
+}
+
+// scrapeMetrics reads the manager's /metrics from a pod of namespace ns whose service account is bound to
+// the metrics-reader role, as Prometheus would.
+func scrapeMetrics(ns string) string {
+	name := fmt.Sprintf("scrape-%d", time.Now().UnixNano()%1_000_000)
+	manifest := fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+spec:
+  serviceAccountName: scraper
+  restartPolicy: Never
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: scrape
+    image: %s
+    args: ["scrape:https://jobkeeper-controller-manager-metrics-service.jobkeeper-system.svc:8443/metrics"]
+    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+`, name, reporterImage)
+	_, err := kubectlIn(manifest, "-n", ns, "apply", "-f", "-")
+	Expect(err).NotTo(HaveOccurred())
+	Eventually(func() (string, error) {
+		return kubectl("-n", ns, "get", "pod", name, "-o", "jsonpath={.status.phase}")
+	}).Should(Equal("Succeeded"))
+	out, err := kubectl("-n", ns, "logs", name)
+	Expect(err).NotTo(HaveOccurred())
+	return out
+}
+
+var _ = Describe("NodeJob on the local cluster", func() {
+	var ns string
+
+	BeforeEach(func() {
+		ns = fmt.Sprintf("e2e-nj-%d", time.Now().UnixNano()%1_000_000_000)
+		_, err := kubectl("create", "namespace", ns)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = kubectl("-n", ns, "create", "serviceaccount", "scraper")
+		Expect(err).NotTo(HaveOccurred())
+		_, err = kubectl("create", "clusterrolebinding", ns+"-scraper", "--clusterrole=jobkeeper-metrics-reader",
+			"--serviceaccount="+ns+":scraper")
+		Expect(err).NotTo(HaveOccurred())
+	})
+
+	AfterEach(func() {
+		if CurrentSpecReport().Failed() {
+			dumpDiagnostics(ns)
+		}
+		_, _ = kubectl("delete", "clusterrolebinding", ns+"-scraper", "--wait=false")
+		_, _ = kubectl("delete", "namespace", ns, "--wait=false")
+	})
+
+	It("NJ-S3, NJ-S4, NJ-X25: a real pod posts a result, a file and an event; another node's route is forbidden", func() {
+		node := realNode()
+		manifest := fmt.Sprintf(`apiVersion: batch.cs.sap.com/v1alpha1
+kind: NodeJob
+metadata:
+  name: check
+spec:
+  runOnCreate: true
+  savePodLogs: true
+  nodeSelector:
+    matchLabels:
+      kubernetes.io/hostname: %s
+  metrics:
+    prefix: e2e
+    gauges:
+      test:
+        help: a test gauge
+        labels: [label_a, label_b]
+  template:
+    spec:
+      containers:
+      - name: main
+        image: %s
+        args:
+        - 'result:%s'
+        - 'file:test.txt:file content'
+        - 'event:{"reason":"TestReason","message":"test message with %%s","args":["arg"]}'
+        - 'result-for:another-node:403:%s'
+`, node, reporterImage, e2eResult, e2eResult)
+		_, err := kubectlIn(manifest, "-n", ns, "apply", "-f", "-")
+		Expect(err).NotTo(HaveOccurred())
+
+		var run string
+		Eventually(func() (string, error) {
+			out, err := kubectl("-n", ns, "get", "nodejobruns", "-o", "jsonpath={.items[*].metadata.name}")
+			run = strings.TrimSpace(out)
+			return run, err
+		}).ShouldNot(BeEmpty())
+		Eventually(func() (string, error) {
+			return kubectl("-n", ns, "get", "nodejobrun", run, "-o", "jsonpath={.status.phase}")
+		}).Should(Equal("Succeeded"))
+		out, err := kubectl("-n", ns, "get", "nodejobrun", run, "-o",
+			`jsonpath={.status.reported} {.status.nodes[0].files} {.status.nodes[0].events} {.status.nodes[0].logsSaved}`)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(Equal("1 1 1 true"))
+		_, err = kubectl("-n", ns, "wait", "nodejob/check", "--for=condition=Ready", "--timeout=60s")
+		Expect(err).NotTo(HaveOccurred())
+
+		By("the Event regarding the pod")
+		Eventually(func() (string, error) {
+			return kubectl("-n", ns, "get", "events.events.k8s.io", "--field-selector", "reason=TestReason",
+				"-o", "jsonpath={.items[*].note}")
+		}).Should(Equal("test message with arg"))
+
+		By("the series on the manager's /metrics")
+		execID, err := kubectl("-n", ns, "get", "nodejobrun", run, "-o", "jsonpath={.spec.executionID}")
+		Expect(err).NotTo(HaveOccurred())
+		metrics := scrapeMetrics(ns)
+		Expect(metrics).To(ContainSubstring(fmt.Sprintf(
+			`e2e_test{executionID="%s",label_a="AAA",label_b="BBB",namespace="%s",node="%s",nodejob="check"} 1`,
+			execID, ns, node)))
+		Expect(metrics).To(ContainSubstring(fmt.Sprintf(
+			`e2e_processing{executionID="%s",namespace="%s",node="%s",nodejob="check"} 0`, execID, ns, node)))
+		Expect(metrics).To(MatchRegexp(`jobkeeper_nodejob_callbacks_rejected_total\{code="403",name="check",namespace="%s"\} 1`, ns))
+
+		By("the file and the pod log in the run's report directory")
+		pod, err := kubectl("-n", operatorNamespace, "get", "pods", "-l", "control-plane=controller-manager",
+			"-o", "jsonpath={.items[0].metadata.uid}")
+		Expect(err).NotTo(HaveOccurred())
+		runDir := filepath.Join(state, "kubelet", "pods", pod, "volumes", "kubernetes.io~empty-dir", "reports", ns, "check", run)
+		Expect(os.ReadFile(filepath.Join(runDir, "nodes", node, "files", "test.txt"))).To(BeEquivalentTo("file content"))
+		Expect(os.ReadFile(filepath.Join(runDir, "nodes", node, "logs", "main.log"))).To(ContainSubstring("result: 200"))
+	})
+})
