@@ -64,7 +64,7 @@ spec:
   containers:
   - name: scrape
     image: %s
-    args: ["scrape:https://jobkeeper-controller-manager-metrics-service.jobkeeper-system.svc:8443/metrics"]
+    args: ["scrape:https://jobkeeper-controller-manager-metrics-service.jobkeeper-system.svc:8080/metrics"]
     securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
 `, name, reporterImage)
 	_, err := kubectlIn(manifest, "-n", ns, "apply", "-f", "-")

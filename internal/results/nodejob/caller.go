@@ -70,6 +70,9 @@ type Authorizer struct {
 //   - the pod must be that run's pod for node, node must be one of the run's
 //     nodes, and executionID the run's execution ID (else 403);
 //   - neither the run nor the node may have a final outcome (else 409 RunFinished).
+//
+// The refusals after the run is known return a target with only Caller, Pod
+// and Run set, so that they can be counted for the run's NodeJob.
 func (a *Authorizer) Authorize(ctx context.Context, caller results.Caller, node, executionID string) (*Target, error) {
 	pod, err := a.Pods.CallerPod(ctx, caller)
 	if err != nil {
@@ -86,16 +89,18 @@ func (a *Authorizer) Authorize(ctx context.Context, caller results.Caller, node,
 	if run.UID != ref.UID || run.DeletionTimestamp != nil {
 		return nil, results.NotFound("run %s no longer exists", ref.Name)
 	}
+	// From here on, a refusal still names the caller's run, so that it is counted for its NodeJob.
+	partial := &Target{Caller: caller, Pod: pod, Run: run}
 	entry, err := nodeOf(run, pod, node, executionID)
 	if err != nil {
-		return nil, err
+		return partial, err
 	}
 	switch {
 	case run.Status.Phase == batchv1alpha1.NodeJobRunPhaseSucceeded || run.Status.Phase == batchv1alpha1.NodeJobRunPhaseFailed:
-		return nil, results.Conflict(wire.ReasonRunFinished, "run %s has finished", run.Name)
+		return partial, results.Conflict(wire.ReasonRunFinished, "run %s has finished", run.Name)
 	case entry.Phase == batchv1alpha1.NodeJobRunNodePhaseSucceeded || entry.Phase == batchv1alpha1.NodeJobRunNodePhaseFailed ||
 		entry.Phase == batchv1alpha1.NodeJobRunNodePhaseSkipped:
-		return nil, results.Conflict(wire.ReasonRunFinished, "the outcome of node %q in run %s is already final (%s)",
+		return partial, results.Conflict(wire.ReasonRunFinished, "the outcome of node %q in run %s is already final (%s)",
 			node, run.Name, entry.Phase)
 	}
 	return &Target{

@@ -198,7 +198,7 @@ func (r *Routes) observe(code int) {
 func (r *Routes) target(ctx context.Context, req *results.Request) (*Target, error) {
 	t, err := r.auth.Authorize(ctx, req.Caller, req.Param("node"), req.Param("executionID"))
 	if err != nil {
-		return nil, err
+		return t, err // t names the caller's run, if known, for counting
 	}
 	if r.opts.Sink == nil {
 		return nil, results.Unavailable(0, "NodeJob reports are not accepted yet; retry later")
@@ -209,7 +209,7 @@ func (r *Routes) target(ctx context.Context, req *results.Request) (*Target, err
 func (r *Routes) result(ctx context.Context, req *results.Request) (*results.Response, *Target, error) {
 	t, err := r.target(ctx, req)
 	if err != nil {
-		return nil, nil, err
+		return nil, t, err
 	}
 	body, err := io.ReadAll(io.LimitReader(req.HTTP.Body, t.Limits.MaxResultSize+1))
 	if err != nil {
@@ -228,7 +228,7 @@ func (r *Routes) result(ctx context.Context, req *results.Request) (*results.Res
 func (r *Routes) file(ctx context.Context, req *results.Request) (*results.Response, *Target, error) {
 	t, err := r.target(ctx, req)
 	if err != nil {
-		return nil, nil, err
+		return nil, t, err
 	}
 	up, err := r.store.Begin(t.Location, t.Node, FileLimitsOf(t.Limits))
 	if err != nil {
@@ -252,7 +252,7 @@ func (r *Routes) file(ctx context.Context, req *results.Request) (*results.Respo
 func (r *Routes) event(ctx context.Context, req *results.Request) (*results.Response, *Target, error) {
 	t, err := r.target(ctx, req)
 	if err != nil {
-		return nil, nil, err
+		return nil, t, err
 	}
 	body, err := io.ReadAll(req.HTTP.Body)
 	if err != nil {
