@@ -161,6 +161,12 @@ spec:
 		Eventually(runCount(name)).WithPolling(time.Second).Should(Equal(2))
 		Expect(field(name, "{.status.lastRun.trigger}")).To(Equal("configChange"))
 		Expect(jobs(name)()).To(BeNumerically("<=", 1))
+		By("the once that apply resets during the run is merged into it: same spec, same data")
+		Eventually(func() string {
+			out, _ := kubectl("-n", ns, "get", "events.events.k8s.io", "-o",
+				`jsonpath={range .items[*]}{.reason}{" "}{.note}{"\n"}{end}`)
+			return out
+		}).WithPolling(2 * time.Second).Should(MatchRegexp(`(?m)^TriggerMerged .*covered by run 2 `))
 		waitResult(name, "Succeeded")
 		Expect(field(name, "{.spec.trigger.strategy}")).To(Equal("done"))
 		Consistently(runCount(name)).WithTimeout(20 * time.Second).WithPolling(2 * time.Second).Should(Equal(2))

@@ -385,9 +385,17 @@ type RunStatus struct {
 	// +optional
 	Trigger RunTrigger `json:"trigger,omitempty"`
 
-	// generation is the metadata.generation of the QuarksJob when the run started.
+	// generation is the metadata.generation whose trigger the run handled: the generation when the run
+	// started, or a later one whose once trigger was merged into the run because it would have run the same
+	// spec with the same referenced data.
 	// +optional
 	Generation int64 `json:"generation,omitempty"`
+
+	// specHash is the SHA-256 of the canonical JSON of the spec the run was started from, without
+	// spec.trigger.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	SpecHash string `json:"specHash,omitempty"`
 
 	// startTime is when the run started.
 	// +optional

@@ -205,6 +205,114 @@ var _ = Describe("QuarksJob triggers and references", func() {
 		Consistently(runCount(qj)).WithTimeout(2 * time.Second).Should(Equal(int64(2)))
 	})
 
+	// activeSecondRun is a done QuarksJob with updateOnConfigChange whose second run,
+	// started by a change of its ConfigMap, is active.
+	activeSecondRun := func(name string) (*quarksv1alpha1.QuarksJob, *batchv1.Job) {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name + "-cfg", Namespace: ns}, Data: map[string]string{"k": "v1"}}
+		ExpectWithOffset(1, k8sClient.Create(ctx, cm)).To(Succeed())
+		qj := newQJ(name, quarksv1alpha1.StrategyOnce, corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "busybox",
+			EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: cm.Name}}}}}}})
+		qj.Spec.UpdateOnConfigChange = true
+		ExpectWithOffset(1, k8sClient.Create(ctx, qj)).To(Succeed())
+		succeeded(qj, runJob(qj, 1))
+		EventuallyWithOffset(1, strategy(qj)).Should(Equal(quarksv1alpha1.StrategyDone))
+		ExpectWithOffset(1, get(qj).Status.LastRun.SpecHash).To(HavePrefix("sha256:"))
+
+		cm.Data["k"] = "v2"
+		ExpectWithOffset(1, k8sClient.Update(ctx, cm)).To(Succeed())
+		job := runJob(qj, 2)
+		ExpectWithOffset(1, get(qj).Status.LastRun.Trigger).To(Equal(quarksv1alpha1.RunTriggerConfigChange))
+		return qj, job
+	}
+
+	It("QJ-6, QJ-S3: once reset during a run of the same spec and data is merged into that run", func() {
+		qj, job := activeSecondRun("merged")
+		setStrategy(qj, quarksv1alpha1.StrategyOnce) // a re-applied manifest resets the written-back done
+
+		Eventually(strategy(qj)).Should(Equal(quarksv1alpha1.StrategyDone))
+		Eventually(func() []string { return eventReasons(ns, qj.Name) }).Should(ContainElement(EventTriggerMerged))
+		got := get(qj)
+		Expect(got.Status.RunCount).To(Equal(int64(2)))
+		Expect(got.Status.LastRun.Name).To(Equal(job.Name))
+		Expect(got.Status.LastRun.Trigger).To(Equal(quarksv1alpha1.RunTriggerConfigChange))
+		Expect(got.Status.LastRun.Generation).To(Equal(got.Generation-1), "the merged generation is handled; done was written back after it")
+		Eventually(func() string {
+			c := meta.FindStatusCondition(get(qj).Status.Conditions, quarksv1alpha1.ConditionReconciling)
+			if c == nil {
+				return ""
+			}
+			return c.Reason
+		}).Should(Equal(quarksv1alpha1.ReasonRunActive))
+		Expect(jobCount(qj)()).To(Equal(1))
+
+		succeeded(qj, job)
+		Consistently(runCount(qj)).WithTimeout(2 * time.Second).Should(Equal(int64(2)))
+		Expect(jobCount(qj)()).To(BeZero())
+		Expect(get(qj).Spec.Trigger.Strategy).To(Equal(quarksv1alpha1.StrategyDone))
+	})
+
+	It("QJ-6: once reset during a run together with a template change gives a follow-up run", func() {
+		qj, job := activeSecondRun("changed")
+		Eventually(func() error {
+			cur := get(qj)
+			cur.Spec.Trigger.Strategy = quarksv1alpha1.StrategyOnce
+			cur.Spec.Template.Spec.Template.Annotations = map[string]string{"example.com/rev": "2"}
+			return k8sClient.Update(ctx, cur)
+		}).Should(Succeed())
+		Eventually(func() string {
+			c := meta.FindStatusCondition(get(qj).Status.Conditions, quarksv1alpha1.ConditionReconciling)
+			if c == nil {
+				return ""
+			}
+			return c.Reason
+		}).Should(Equal(quarksv1alpha1.ReasonRunQueued))
+		Consistently(jobCount(qj)).WithTimeout(time.Second).Should(Equal(1))
+		Expect(get(qj).Spec.Trigger.Strategy).To(Equal(quarksv1alpha1.StrategyOnce))
+
+		finishJob(job, true) // the follow-up run starts at once
+		third := runJob(qj, 3)
+		Expect(third.Spec.Template.Annotations).To(HaveKeyWithValue("example.com/rev", "2"))
+		Expect(get(qj).Status.LastRun.Trigger).To(Equal(quarksv1alpha1.RunTriggerOnce))
+		Eventually(strategy(qj)).Should(Equal(quarksv1alpha1.StrategyDone))
+		succeeded(qj, third)
+		Consistently(runCount(qj)).WithTimeout(2 * time.Second).Should(Equal(int64(3)))
+		Expect(eventReasons(ns, qj.Name)).NotTo(ContainElement(EventTriggerMerged))
+	})
+
+	It("QJ-3, QJ-6: now during a run of the same spec and data still gives its follow-up run", func() {
+		qj, job := activeSecondRun("explicit")
+		setStrategy(qj, quarksv1alpha1.StrategyNow)
+		Consistently(jobCount(qj)).WithTimeout(time.Second).Should(Equal(1))
+		Expect(get(qj).Spec.Trigger.Strategy).To(Equal(quarksv1alpha1.StrategyNow))
+
+		finishJob(job, true) // the follow-up run starts at once
+		third := runJob(qj, 3)
+		Expect(get(qj).Status.LastRun.Trigger).To(Equal(quarksv1alpha1.RunTriggerNow))
+		Eventually(strategy(qj)).Should(Equal(quarksv1alpha1.StrategyManual))
+		succeeded(qj, third)
+		Consistently(runCount(qj)).WithTimeout(2 * time.Second).Should(Equal(int64(3)))
+		Expect(eventReasons(ns, qj.Name)).NotTo(ContainElement(EventTriggerMerged))
+	})
+
+	It("QJ-F3: a handled once whose write-back was lost is only written back", func() {
+		qj := newQJ("lostwriteback", quarksv1alpha1.StrategyOnce, corev1.PodSpec{})
+		Expect(k8sClient.Create(ctx, qj)).To(Succeed())
+		succeeded(qj, runJob(qj, 1))
+		Eventually(strategy(qj)).Should(Equal(quarksv1alpha1.StrategyDone))
+
+		stop()
+		setStrategy(qj, quarksv1alpha1.StrategyOnce)
+		cur := get(qj)
+		cur.Status.LastRun.Generation = cur.Generation // handled, as if the write-back had failed
+		Expect(k8sClient.Status().Update(ctx, cur)).To(Succeed())
+		stop = startQuarksJobController(ns)
+
+		Eventually(strategy(qj)).Should(Equal(quarksv1alpha1.StrategyDone))
+		Consistently(runCount(qj)).WithTimeout(2 * time.Second).Should(Equal(int64(1)))
+		Expect(jobCount(qj)()).To(BeZero())
+	})
+
 	It("QJ-F10: a Job with several completions succeeds by its Complete condition", func() {
 		qj := newQJ("completions", quarksv1alpha1.StrategyOnce, corev1.PodSpec{})
 		qj.Spec.Template.Spec.Completions = new(int32(3))

@@ -18,6 +18,9 @@ package quarks
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -62,6 +65,7 @@ const (
 	EventDeleteError       = "DeleteError"
 	EventUpdateError       = "UpdateError"
 	EventConfigHashRebased = "ConfigHashRebased"
+	EventTriggerMerged     = "TriggerMerged"
 )
 
 const (
@@ -152,6 +156,12 @@ func (r *QuarksJobReconciler) reconcileRuns(ctx context.Context, qj *quarksv1alp
 	if err != nil {
 		return err
 	}
+	if err := r.retryWriteBack(ctx, qj, after); err != nil {
+		return err
+	}
+	if err := r.mergeOnce(ctx, qj, after); err != nil {
+		return err
+	}
 	if active, err := r.observeActiveRun(ctx, qj, jobs, after); err != nil || active {
 		return err
 	}
@@ -165,6 +175,72 @@ func (r *QuarksJobReconciler) reconcileRuns(ctx context.Context, qj *quarksv1alp
 		return nil
 	}
 	return r.startRun(ctx, qj, trigger, after)
+}
+
+// mergeOnce merges a once trigger that arrives while a run is active (its Job
+// may have just finished) into that run, when the run was started from the
+// same spec (without spec.trigger) and the same referenced data: the follow-up
+// run would run the same Job again. A re-applied manifest does this when it
+// resets a written-back done to once, e.g. together with the data change that
+// started the active run. The trigger counts as handled by the active run, and
+// the strategy is written back to done. A now trigger is never merged (QJ-3),
+// nor is a once that arrives when no run is active.
+func (r *QuarksJobReconciler) mergeOnce(ctx context.Context, qj *quarksv1alpha1.QuarksJob, after *[]func(context.Context) error) error {
+	run := qj.Status.LastRun
+	if qj.Spec.Trigger.Strategy != quarksv1alpha1.StrategyOnce || run == nil || run.Generation == qj.Generation ||
+		run.Result != quarksv1alpha1.RunResultRunning || run.SpecHash == "" || qj.Status.ConfigHash == "" {
+		return nil
+	}
+	hash, err := specHash(qj)
+	if err != nil || hash != run.SpecHash {
+		return err
+	}
+	refs, err := r.resolve(ctx, qj)
+	if err != nil {
+		return err
+	}
+	if podrefs.Hash(r.HashKey.ID, r.HashKey.Key, refs.resolved) != qj.Status.ConfigHash {
+		return nil
+	}
+	// Merge only from the version the API server has; a newer one decides again.
+	if current, err := r.isCurrent(ctx, qj); err != nil || !current {
+		return err
+	}
+	run.Generation = qj.Generation
+	r.Recorder.Eventf(qj, nil, corev1.EventTypeNormal, EventTriggerMerged, "Merge",
+		"strategy once of generation %d is covered by run %d (job %s), which has the same spec and referenced data",
+		qj.Generation, qj.Status.RunCount, run.Name)
+	*after = append(*after, func(ctx context.Context) error { return r.writeBack(ctx, qj, quarksv1alpha1.StrategyDone) })
+	return nil
+}
+
+// retryWriteBack repeats the write-back of a now or once trigger that is
+// handled but still reads now or once, e.g. after a write conflict (QJ-F3).
+// It acts only on the version the API server has: a stale cache may not have
+// seen the write-back yet.
+func (r *QuarksJobReconciler) retryWriteBack(ctx context.Context, qj *quarksv1alpha1.QuarksJob, after *[]func(context.Context) error) error {
+	next, ok := writeBack[qj.Spec.Trigger.Strategy]
+	if !ok || qj.Status.LastRun == nil || qj.Status.LastRun.Generation != qj.Generation {
+		return nil
+	}
+	if current, err := r.isCurrent(ctx, qj); err != nil || !current {
+		return err
+	}
+	*after = append(*after, func(ctx context.Context) error { return r.writeBack(ctx, qj, next) })
+	return nil
+}
+
+// specHash is the hash of the canonical JSON of the spec without spec.trigger:
+// everything a run's Job is built from besides the referenced data.
+func specHash(qj *quarksv1alpha1.QuarksJob) (string, error) {
+	spec := qj.Spec
+	spec.Trigger = quarksv1alpha1.Trigger{}
+	data, err := json.Marshal(&spec)
+	if err != nil {
+		return "", fmt.Errorf("encoding the spec: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
 // isCurrent reports whether the cached qj is the version the API server has.
@@ -414,6 +490,10 @@ func (r *QuarksJobReconciler) startRun(ctx context.Context, qj *quarksv1alpha1.Q
 		return err
 	}
 
+	hash, err := specHash(qj)
+	if err != nil {
+		return err
+	}
 	n := qj.Status.RunCount + 1
 	job, err := buildRunJob(qj, n, refs.rename, r.Sidecar)
 	if err != nil {
@@ -448,7 +528,7 @@ func (r *QuarksJobReconciler) startRun(ctx context.Context, qj *quarksv1alpha1.Q
 	qj.Status.ConfigHash = podrefs.Hash(r.HashKey.ID, r.HashKey.Key, refs.resolved)
 	qj.Status.LastRun = &quarksv1alpha1.RunStatus{
 		Name: job.Name, Result: quarksv1alpha1.RunResultRunning, Trigger: trigger,
-		Generation: qj.Generation, StartTime: &now,
+		Generation: qj.Generation, SpecHash: hash, StartTime: &now,
 	}
 	r.setActive(ctx, qj)
 	quarksJobMetrics.Active.WithLabelValues(qj.Namespace, qj.Name).Set(1)
@@ -465,8 +545,12 @@ var writeBack = map[quarksv1alpha1.Strategy]quarksv1alpha1.Strategy{
 	quarksv1alpha1.StrategyOnce: quarksv1alpha1.StrategyDone,
 }
 
-// writeBack patches the strategy with a resourceVersion precondition.
+// writeBack patches the strategy with a resourceVersion precondition. A
+// strategy that already reads next is left alone.
 func (r *QuarksJobReconciler) writeBack(ctx context.Context, qj *quarksv1alpha1.QuarksJob, next quarksv1alpha1.Strategy) error {
+	if qj.Spec.Trigger.Strategy == next {
+		return nil
+	}
 	patch := client.MergeFromWithOptions(qj.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	qj.Spec.Trigger.Strategy = next
 	if err := r.Patch(ctx, qj, patch); err != nil {
