@@ -47,8 +47,19 @@ fmt: ## Run go fmt against code.
 vet: ## Run go vet against code.
 	go vet ./...
 
+# E2E=0 leaves the e2e suite out of `make test`.
+E2E ?= 1
+
 .PHONY: test
-test: manifests generate fmt vet envtest ## Run unit and envtest integration tests (the whole suite CI runs).
+test: test-unit ## Run the whole suite CI runs: unit and envtest integration tests, then the e2e suite on the local cluster (root; E2E=0 skips it).
+ifneq ($(E2E),0)
+	$(MAKE) test-e2e
+else
+	@echo "E2E=0: the e2e suite on the local cluster is left out"
+endif
+
+.PHONY: test-unit
+test-unit: manifests generate fmt vet envtest ## Run unit and envtest integration tests.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $$(go list ./... | grep -v /test/e2e) -coverprofile cover.out
 
 .PHONY: test-e2e
@@ -75,7 +86,7 @@ build: manifests generate fmt vet ## Build the manager and sidecar binaries.
 	go build -o bin/kubectl-jobkeeper ./cmd/kubectl-jobkeeper
 
 .PHONY: run
-run: manifests generate fmt vet envtest ## Run the manager: against $KUBECONFIG, or against a local control plane it starts and stops.
+run: manifests generate fmt vet envtest ## Run the manager: against $KUBECONFIG, or (as root) against the local cluster it brings up.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/run
 
 # If you wish to build the manager image targeting other platforms you can use the --platform flag.

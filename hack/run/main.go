@@ -16,12 +16,16 @@ limitations under the License.
 
 // Command run starts the jobkeeper manager for local development.
 //
-// With $KUBECONFIG set it runs the manager against that cluster. Without it, it
-// starts a local control plane (etcd and kube-apiserver from `make envtest`),
-// installs the CRDs and the admission webhooks (served by the manager over TLS
-// with a locally generated certificate), runs the manager against it and stops
-// everything on exit. A kubeconfig for the local control plane is written to
-// .state/run/kubeconfig.
+// With $KUBECONFIG set it runs the manager against that cluster. Without it, as
+// root, it brings the local cluster up (hack/cluster/up.sh: a real node with
+// containerd, so job pods run), installs the CRDs and the admission webhooks
+// (served by the manager on this host over TLS with a locally generated
+// certificate), routes the results API Service to this host, and runs the
+// manager against the cluster. On exit it removes the webhook configurations
+// and leaves the cluster up (`make cluster-down` stops it). Without root, or
+// with RUN_CONTROL_PLANE=envtest, it starts only a control plane (etcd and
+// kube-apiserver from `make envtest`) instead, where no pod runs, and stops it
+// on exit; its kubeconfig is written to .state/run/kubeconfig.
 package main
 
 import (
@@ -68,6 +72,11 @@ func run() error {
 			"--report-dir=" + filepath.Join(stateDir, "reports"),
 		}, args...), nil)
 	}
+
+	if os.Geteuid() == 0 && os.Getenv("RUN_CONTROL_PLANE") != "envtest" {
+		return runOnCluster(ctx, root, manager, args)
+	}
+	fmt.Println("not root (or RUN_CONTROL_PLANE=envtest): starting a control plane only; job pods will not run")
 
 	assets, err := utils.EnvtestAssets()
 	if err != nil {
