@@ -42,15 +42,15 @@ var (
 	}
 	kindReactiveJob = kind{
 		gvk: batchv1alpha1.GroupVersion.WithKind("ReactiveJob"), plural: "reactivejobs", singular: "reactivejob",
-		shortNames: []string{"rjob"},
+		shortNames: []string{"rjob", "rjobs"},
 	}
 	kindNodeJob = kind{
 		gvk: batchv1alpha1.GroupVersion.WithKind("NodeJob"), plural: "nodejobs", singular: "nodejob",
-		shortNames: []string{"njob"},
+		shortNames: []string{"njob", "njobs"},
 	}
 	kindNodeJobRun = kind{
 		gvk: batchv1alpha1.GroupVersion.WithKind("NodeJobRun"), plural: "nodejobruns", singular: "nodejobrun",
-		shortNames: []string{"njrun"},
+		shortNames: []string{"njrun", "njruns"},
 	}
 
 	allKinds = []kind{kindQuarksJob, kindReactiveJob, kindNodeJob, kindNodeJobRun}

@@ -54,6 +54,8 @@ func TestResolveKind(t *testing.T) {
 		{"reactivejob", kindReactiveJob},
 		{"reactivejobs.batch.cs.sap.com", kindReactiveJob},
 		{"njob", kindNodeJob},
+		{"njobs", kindNodeJob},
+		{"rjobs", kindReactiveJob},
 		{"NodeJobs", kindNodeJob},
 		{"njrun", kindNodeJobRun},
 		{"nodejobrun.batch.cs.sap.com", kindNodeJobRun},
@@ -68,7 +70,7 @@ func TestResolveKind(t *testing.T) {
 			t.Errorf("resolveKind(%q) = %s, want %s", tt.in, got.gvk, tt.want.gvk)
 		}
 	}
-	for _, in := range []string{"", "job", "qjob.batch.cs.sap.com", "njobs", "rjob.v1.batch.cs.sap.com"} {
+	for _, in := range []string{"", "job", "qjob.batch.cs.sap.com", "njobz", "rjob.v1.batch.cs.sap.com"} {
 		if _, err := resolveKind(in); err == nil {
 			t.Errorf("resolveKind(%q) succeeded, want an error", in)
 		}

@@ -237,7 +237,7 @@ type NodeJobRunStatus struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=njrun,categories=jobkeeper
+// +kubebuilder:resource:shortName=njrun;njruns,categories=jobkeeper
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Desired",type=integer,JSONPath=`.status.desired`
 // +kubebuilder:printcolumn:name="Active",type=integer,JSONPath=`.status.active`

@@ -172,7 +172,7 @@ type ReactiveJobStatus struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=rjob,categories=jobkeeper
+// +kubebuilder:resource:shortName=rjob;rjobs,categories=jobkeeper
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Job",type=string,JSONPath=`.status.currentJobName`,priority=1
