@@ -92,6 +92,7 @@ func runOnCluster(ctx context.Context, root, manager string, args []string) erro
 	if err := routeResults(ctx, c, hostIP); err != nil {
 		return err
 	}
+	defer unrouteResults(c)
 
 	stateDir := filepath.Join(root, ".state", "run")
 	fmt.Printf("the local cluster is up; use it with:\n  export KUBECONFIG=%s\n"+
@@ -154,6 +155,15 @@ func routeResults(ctx context.Context, c client.Client, hostIP string) error {
 			Protocol: new(corev1.ProtocolTCP)}},
 	}
 	return upsert(ctx, c, slice)
+}
+
+// unrouteResults removes the Service and EndpointSlice that point at this host, so that a later deployment of
+// the operator gets its own.
+func unrouteResults(c client.Client) {
+	ctx := context.Background()
+	_ = c.Delete(ctx, &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace,
+		Name: resultsServiceName + "-local"}})
+	_ = c.Delete(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: resultsServiceName}})
 }
 
 // upsert creates obj, or replaces the existing object's content with it.
