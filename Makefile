@@ -65,6 +65,10 @@ test-unit: manifests generate fmt vet envtest ## Run unit and envtest integratio
 .PHONY: test-e2e
 test-e2e: test-e2e-cluster ## Run the e2e suite on the local cluster (root; brings it up and down unless it is up).
 
+.PHONY: bench
+bench: envtest ## Run the benchmarks on a local control plane and print the table (BENCH=B1,B6 selects, BENCH_N=100 scales; see docs/performance.md).
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run -tags bench ./test/bench
+
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint linter.
 	"$(GOLANGCI_LINT)" run

@@ -1,0 +1,206 @@
+//go:build bench
+
+/*
+Copyright 2026 The jobkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"math"
+	"strconv"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+)
+
+// configFanOut is B5: one ConfigMap referenced by N QuarksJobs changes; the time until N new Jobs exist, next to
+// N Jobs created directly.
+func (s *suite) configFanOut(ctx context.Context) error {
+	cl, err := startCluster(ctx, s.dir)
+	if err != nil {
+		return err
+	}
+	defer cl.stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tr, err := cl.startTracker(ctx)
+	if err != nil {
+		return err
+	}
+	n := s.cfg.n
+	const ns, cmName = "fanout", "shared-config"
+	if err := cl.namespace(ctx, ns); err != nil {
+		return err
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: cmName, Namespace: ns}, Data: map[string]string{"version": "0"}}
+	if err := cl.c.Create(ctx, cm); err != nil {
+		return err
+	}
+	m, err := cl.startManager(ctx, s.bin, "fanout")
+	if err != nil {
+		return err
+	}
+	defer m.stop()
+	log.Printf("B5 setup: %d QuarksJobs on ConfigMap %s, first runs completed", n, cmName)
+	if err := parallel(ctx, n, func(i int) error {
+		return cl.c.Create(ctx, quarksJob(ns, fmt.Sprintf("qj-%d", i), cmName))
+	}); err != nil {
+		return err
+	}
+	if _, err := tr.waitCount(ctx, ns, n); err != nil {
+		return err
+	}
+	if err := cl.finishAll(ctx, ns, [3]int{0, n, 0}); err != nil {
+		return err
+	}
+
+	var figures, plain series
+	for r := range s.cfg.repeat {
+		if _, err := m.settle(ctx, 3*time.Second, 2*time.Minute); err != nil {
+			log.Printf("B5: %v", err)
+		}
+		pns := fmt.Sprintf("b5-plain-%d", r)
+		if err := cl.namespace(ctx, pns); err != nil {
+			return err
+		}
+		t0 := time.Now()
+		if err := parallel(ctx, n, func(i int) error {
+			return cl.c.Create(ctx, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("job-%d", i), Namespace: pns},
+				Spec: batchv1.JobSpec{BackoffLimit: new(int32(0)), Template: corev1.PodTemplateSpec{Spec: podSpec()}}})
+		}); err != nil {
+			return err
+		}
+		last, err := tr.waitCount(ctx, pns, n)
+		if err != nil {
+			return err
+		}
+		plain = append(plain, seconds(last.Sub(t0)))
+
+		seen := tr.countIn(ns)
+		if r == 0 {
+			s.prof.cpu(m, "b5-fanout", 30*time.Second)
+		}
+		t0 = time.Now()
+		if err := cl.c.Patch(ctx, cm, client.RawPatch(client.Merge.Type(),
+			[]byte(`{"data":{"version":"`+strconv.Itoa(r+1)+`"}}`))); err != nil {
+			return err
+		}
+		last, err = tr.waitCount(ctx, ns, seen+n)
+		if err != nil {
+			log.Printf("B5 rep %d: %v", r, err)
+			figures = append(figures, math.NaN())
+		} else {
+			figures = append(figures, seconds(last.Sub(t0)))
+			log.Printf("B5 rep %d: %d new Jobs after %s (plain client: %s)", r, n, last.Sub(t0).Round(time.Millisecond),
+				time.Duration(plain[r]*float64(time.Second)).Round(time.Millisecond))
+		}
+		if err := cl.finishAll(ctx, ns, [3]int{0, n, 0}); err != nil {
+			return err
+		}
+	}
+	s.add(row{bench: "B5", figure: fmt.Sprintf("ConfigMap of %d QuarksJobs changed → %d new Jobs exist", n, n),
+		unit: unitSeconds, values: figures, limitName: fmt.Sprintf("plain client, %d Jobs", n), limit: plain,
+		target: "≤ 1.5×", check: func(_, q float64) bool { return q <= 1.5 }})
+	return nil
+}
+
+// nodeJobRun is B7: a NodeJob on N simulated nodes, parallelism 50, pods that run podTime; the run's duration next
+// to the ideal ceil(N/50) × podTime.
+func (s *suite) nodeJobRun(ctx context.Context) error {
+	cl, err := startCluster(ctx, s.dir)
+	if err != nil {
+		return err
+	}
+	defer cl.stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tr, err := cl.startTracker(ctx)
+	if err != nil {
+		return err
+	}
+	n, parallelism, podTime := s.cfg.n, 50, s.cfg.podTime
+	log.Printf("B7 setup: %d nodes", n)
+	if err := cl.createNodes(ctx, "b7", n); err != nil {
+		return err
+	}
+	m, err := cl.startManager(ctx, s.bin, "nodejob")
+	if err != nil {
+		return err
+	}
+	defer m.stop()
+	ideal := time.Duration(math.Ceil(float64(n)/float64(parallelism))) * podTime
+	var figures, ideals series
+	for r := range s.cfg.repeat {
+		ns := fmt.Sprintf("b7-%d", r)
+		if err := cl.namespace(ctx, ns); err != nil {
+			return err
+		}
+		tr.kubelet.enable(ns, podTime)
+		if r == 0 {
+			s.prof.cpu(m, "b7-nodejob", min(ideal+ideal/2, 120*time.Second))
+		}
+		t0 := time.Now()
+		if err := cl.c.Create(ctx, nodeJob(ns, "on-every-node", "b7", parallelism)); err != nil {
+			return err
+		}
+		end, phase, err := cl.waitRun(ctx, ns)
+		if err != nil {
+			return err
+		}
+		took := end.Sub(t0)
+		log.Printf("B7 rep %d: run %s after %s (ideal %s)", r, phase, took.Round(time.Millisecond), ideal)
+		if phase != batchv1alpha1.NodeJobRunPhaseSucceeded {
+			figures = append(figures, math.NaN())
+		} else {
+			figures = append(figures, seconds(took))
+		}
+		ideals = append(ideals, seconds(ideal))
+	}
+	s.add(row{bench: "B7", figure: fmt.Sprintf("NodeJob run on %d nodes, parallelism %d, pods of %s", n, parallelism, podTime),
+		unit: unitSeconds, values: figures, limitName: "ideal ⌈nodes/parallelism⌉ × pod time", limit: ideals,
+		target: "≤ 1.2×", check: func(_, q float64) bool { return q <= 1.2 }})
+	return nil
+}
+
+// waitRun waits until the NodeJobRun in ns ends and returns when the benchmark saw that, and its phase.
+func (cl *cluster) waitRun(ctx context.Context, ns string) (time.Time, batchv1alpha1.NodeJobRunPhase, error) {
+	deadline := time.Now().Add(waitTimeout)
+	for time.Now().Before(deadline) {
+		var runs batchv1alpha1.NodeJobRunList
+		if err := cl.c.List(ctx, &runs, client.InNamespace(ns)); err != nil {
+			return time.Time{}, "", err
+		}
+		for _, run := range runs.Items {
+			if p := run.Status.Phase; p == batchv1alpha1.NodeJobRunPhaseSucceeded || p == batchv1alpha1.NodeJobRunPhaseFailed {
+				return time.Now(), p, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, "", ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return time.Time{}, "", fmt.Errorf("the run in %s did not end within %s", ns, waitTimeout)
+}

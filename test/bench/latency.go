@@ -1,0 +1,313 @@
+//go:build bench
+
+/*
+Copyright 2026 The jobkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"strings"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
+)
+
+// waitTimeout bounds every wait for the manager; a figure that times out is reported as missing.
+const waitTimeout = 10 * time.Minute
+
+// kind is a jobkeeper kind as B1 and B2 create it.
+type kind struct {
+	name, plural string
+	// create creates one object of the kind, as the operator's user would.
+	create func(ctx context.Context, cl *cluster, ns, name string) error
+	// plain does the same API work as the operator for one object: the object, then its Job or pod.
+	plain func(ctx context.Context, cl *cluster, ns, name string) error
+	// child is the kind that the tracker files the first Job or pod under.
+	child string
+}
+
+var kinds = []kind{
+	{
+		name: "ReactiveJob", plural: "ReactiveJobs", child: "ReactiveJob",
+		create: func(ctx context.Context, cl *cluster, ns, name string) error {
+			return cl.c.Create(ctx, reactiveJob(ns, name))
+		},
+		plain: func(ctx context.Context, cl *cluster, ns, name string) error {
+			rj := reactiveJob(ns, name)
+			if err := cl.c.Create(ctx, rj); err != nil {
+				return err
+			}
+			return cl.c.Create(ctx, ownedJob(rj, rj.Spec.JobTemplate.Spec))
+		},
+	},
+	{
+		name: "QuarksJob (once)", plural: "QuarksJobs (once)", child: "QuarksJob",
+		create: func(ctx context.Context, cl *cluster, ns, name string) error {
+			return cl.c.Create(ctx, quarksJob(ns, name, ""))
+		},
+		plain: func(ctx context.Context, cl *cluster, ns, name string) error {
+			qj := quarksJob(ns, name, "")
+			qj.Spec.Trigger.Strategy = quarksv1alpha1.StrategyManual // the manager, once started, leaves it be
+			if err := cl.c.Create(ctx, qj); err != nil {
+				return err
+			}
+			return cl.c.Create(ctx, ownedJob(qj, qj.Spec.Template.Spec))
+		},
+	},
+	{
+		name: "NodeJob (runOnCreate, pod)", plural: "NodeJobs", child: "NodeJob",
+		create: func(ctx context.Context, cl *cluster, ns, name string) error {
+			return cl.c.Create(ctx, nodeJob(ns, name, "b1", 1))
+		},
+		plain: plainNodeJob,
+	},
+}
+
+// ownedJob is a Job controlled by owner.
+func ownedJob(owner client.Object, spec batchv1.JobSpec) *batchv1.Job {
+	gvk, _ := apiutil.GVKForObject(owner, scheme)
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: owner.GetName() + "-plain", Namespace: owner.GetNamespace(),
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(owner, gvk)}},
+		Spec: spec,
+	}
+}
+
+// plainNodeJob does a NodeJob run's API work for one node: the NodeJob, its run, the run's status, the pod.
+func plainNodeJob(ctx context.Context, cl *cluster, ns, name string) error {
+	nj := nodeJob(ns, name, "b1", 1)
+	nj.Spec.RunOnCreate = false // the manager, once started, leaves it be
+	if err := cl.c.Create(ctx, nj); err != nil {
+		return err
+	}
+	run := &batchv1alpha1.NodeJobRun{
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-1", Namespace: ns,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(nj, batchv1alpha1.GroupVersion.WithKind("NodeJob"))}},
+		Spec: batchv1alpha1.NodeJobRunSpec{NodeJobName: name, ExecutionID: executionID, ScheduledTime: metav1.Now(),
+			Trigger: batchv1alpha1.NodeJobRunTriggerOnCreate, NodeJobRunTemplate: nj.Spec.NodeJobRunTemplate},
+	}
+	if err := cl.c.Create(ctx, run); err != nil {
+		return err
+	}
+	now := metav1.Now()
+	run.Status.Phase, run.Status.StartTime, run.Status.Desired, run.Status.Active = batchv1alpha1.NodeJobRunPhaseRunning, &now, 1, 1
+	run.Status.Nodes = []batchv1alpha1.NodeJobRunNode{{Name: "b1-0000", Phase: batchv1alpha1.NodeJobRunNodePhaseRunning,
+		PodName: run.Name + "-b1-0000", StartTime: &now}}
+	if err := cl.c.Status().Update(ctx, run); err != nil {
+		return err
+	}
+	spec := podSpec()
+	spec.ServiceAccountName = "default"
+	return cl.c.Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: run.Name + "-b1-0000", Namespace: ns,
+			Labels:      map[string]string{batchv1alpha1.NodeJobNameLabel: name, batchv1alpha1.NodeJobRunNameLabel: run.Name},
+			Annotations: map[string]string{batchv1alpha1.NodeJobNodeNameAnnotation: "b1-0000"},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(run,
+				batchv1alpha1.GroupVersion.WithKind("NodeJobRun"))}},
+		Spec: spec,
+	})
+}
+
+// latencyAndBurst runs B1 and B2 on one control plane. The plain-client latencies of B1 are measured before the
+// manager starts (the manager would react to the plain client's objects); B2's plain bursts create bare Jobs that
+// the manager ignores, so they alternate with the operator's bursts.
+func (s *suite) latencyAndBurst(ctx context.Context) error {
+	cl, err := startCluster(ctx, s.dir)
+	if err != nil {
+		return err
+	}
+	defer cl.stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tr, err := cl.startTracker(ctx)
+	if err != nil {
+		return err
+	}
+	if err := cl.createNodes(ctx, "b1", 1); err != nil {
+		return err
+	}
+	samples := max(10, s.cfg.n/10)
+
+	plain := map[string][]series{}
+	if s.cfg.selected["B1"] {
+		for _, k := range kinds {
+			p50, p99 := series{}, series{}
+			for r := range s.cfg.repeat {
+				ns := fmt.Sprintf("b1-plain-%d-%d", len(plain), r)
+				lat, err := s.latencies(ctx, cl, tr, ns, samples, k, k.plain)
+				if err != nil {
+					return fmt.Errorf("B1 plain %s: %w", k.name, err)
+				}
+				p50, p99 = append(p50, millis(percentile(lat, 50))), append(p99, millis(percentile(lat, 99)))
+			}
+			plain[k.name] = []series{p50, p99}
+		}
+	}
+
+	m, err := cl.startManager(ctx, s.bin, "b1b2")
+	if err != nil {
+		return err
+	}
+	defer m.stop()
+	time.Sleep(5 * time.Second) // the manager's first reconciles of the plain client's objects
+
+	if s.cfg.selected["B1"] {
+		for i, k := range kinds {
+			p50, p99 := series{}, series{}
+			for r := range s.cfg.repeat {
+				ns := fmt.Sprintf("b1-%d-%d", i, r)
+				if r == 0 && s.prof != nil {
+					s.prof.wait()
+					s.prof.cpu(m, "b1-"+strings.ToLower(k.child), 10*time.Second)
+				}
+				lat, err := s.latencies(ctx, cl, tr, ns, samples, k, k.create)
+				if err != nil {
+					return fmt.Errorf("B1 %s: %w", k.name, err)
+				}
+				p50, p99 = append(p50, millis(percentile(lat, 50))), append(p99, millis(percentile(lat, 99)))
+			}
+			child := "Job created"
+			if k.child == "NodeJob" {
+				child = "pod created"
+			}
+			limit := plain[k.name]
+			s.add(row{bench: "B1", figure: fmt.Sprintf("%s create → %s, p50 (%d sequential)", k.name, child, samples),
+				unit: unitMillis, values: p50, limitName: "plain client, same writes", limit: limit[0],
+				target: "≤ 50 ms", check: func(v, _ float64) bool { return v <= 50 }})
+			s.add(row{bench: "B1", figure: fmt.Sprintf("%s create → %s, p99", k.name, child),
+				unit: unitMillis, values: p99, limitName: "plain client, same writes", limit: limit[1],
+				target: "≤ 250 ms", check: func(v, _ float64) bool { return v <= 250 }})
+		}
+	}
+
+	if s.cfg.selected["B2"] {
+		if err := s.burst(ctx, cl, tr, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// latencies creates samples objects one after the other with create and measures each until its Job or pod is seen.
+func (s *suite) latencies(ctx context.Context, cl *cluster, tr *tracker, ns string, samples int, k kind,
+	create func(context.Context, *cluster, string, string) error) ([]time.Duration, error) {
+	if err := cl.namespace(ctx, ns); err != nil {
+		return nil, err
+	}
+	var out []time.Duration
+	for i := range samples + 1 {
+		name := fmt.Sprintf("lat-%d", i)
+		t0 := time.Now()
+		if err := create(ctx, cl, ns, name); err != nil {
+			return nil, err
+		}
+		at, err := tr.waitParent(ctx, time.Minute, k.child, ns, name)
+		if err != nil {
+			return nil, fmt.Errorf("waiting for the child of %s/%s: %w; %s", ns, name, err, cl.describe(ctx, ns))
+		}
+		if i > 0 { // the first object of a kind also pays for the client's discovery of the kind
+			out = append(out, at.Sub(t0))
+		}
+	}
+	return out, nil
+}
+
+// burst is B2: N objects created at once, until all N Jobs exist; next to N Jobs created directly.
+func (s *suite) burst(ctx context.Context, cl *cluster, tr *tracker, m *manager) error {
+	n := s.cfg.n
+	plain := series{}
+	figures := map[string]series{}
+	creates := map[string]series{}
+	for r := range s.cfg.repeat {
+		ns := fmt.Sprintf("b2-plain-%d", r)
+		if err := cl.namespace(ctx, ns); err != nil {
+			return err
+		}
+		t0 := time.Now()
+		if err := parallel(ctx, n, func(i int) error {
+			return cl.c.Create(ctx, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("job-%d", i), Namespace: ns},
+				Spec: batchv1.JobSpec{BackoffLimit: new(int32(0)), Template: corev1.PodTemplateSpec{Spec: podSpec()}}})
+		}); err != nil {
+			return err
+		}
+		last, err := tr.waitCount(ctx, ns, n)
+		if err != nil {
+			return err
+		}
+		plain = append(plain, seconds(last.Sub(t0)))
+		log.Printf("B2 plain %d Jobs: %s", n, last.Sub(t0).Round(time.Millisecond))
+
+		for _, k := range kinds[:2] {
+			ns := fmt.Sprintf("b2-%s-%d", strings.ToLower(k.child), r)
+			if err := cl.namespace(ctx, ns); err != nil {
+				return err
+			}
+			if r == 0 && s.prof != nil {
+				s.prof.wait() // one CPU profile at a time
+				s.prof.cpu(m, "b2-"+strings.ToLower(k.child), 30*time.Second)
+			}
+			t0 := time.Now()
+			if err := parallel(ctx, n, func(i int) error { return k.create(ctx, cl, ns, fmt.Sprintf("burst-%d", i)) }); err != nil {
+				return err
+			}
+			created := time.Since(t0)
+			last, err := tr.waitCount(ctx, ns, n)
+			if err != nil {
+				log.Printf("B2 %s: %v", k.name, err)
+				figures[k.name] = append(figures[k.name], nan)
+				continue
+			}
+			figures[k.name] = append(figures[k.name], seconds(last.Sub(t0)))
+			creates[k.name] = append(creates[k.name], seconds(created))
+			log.Printf("B2 %s: %d created in %s, all Jobs after %s", k.name, n, created.Round(time.Millisecond),
+				last.Sub(t0).Round(time.Millisecond))
+		}
+	}
+	for _, k := range kinds[:2] {
+		s.add(row{bench: "B2", figure: fmt.Sprintf("%d %s at once → all Jobs exist", n, k.plural), unit: unitSeconds,
+			values: figures[k.name], limitName: fmt.Sprintf("plain client, %d Jobs", n), limit: plain,
+			target: "≤ 1.3×", check: func(_, q float64) bool { return q <= 1.3 }})
+		s.add(row{bench: "B2", figure: fmt.Sprintf("  of which: creating the %d %s", n, k.plural), unit: unitSeconds,
+			values: creates[k.name], limitName: fmt.Sprintf("plain client, %d Jobs", n), limit: plain})
+	}
+	return nil
+}
+
+// describe summarises the jobkeeper objects of ns, for errors.
+func (cl *cluster) describe(ctx context.Context, ns string) string {
+	var b strings.Builder
+	var njs batchv1alpha1.NodeJobList
+	var runs batchv1alpha1.NodeJobRunList
+	if cl.c.List(ctx, &njs, client.InNamespace(ns)) == nil && cl.c.List(ctx, &runs, client.InNamespace(ns)) == nil {
+		for _, o := range njs.Items {
+			fmt.Fprintf(&b, "NodeJob %s: %+v; ", o.Name, o.Status)
+		}
+		for _, o := range runs.Items {
+			fmt.Fprintf(&b, "NodeJobRun %s: %+v; ", o.Name, o.Status)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,98 @@
+//go:build bench
+
+/*
+Copyright 2026 The jobkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"fmt"
+	"net/http"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// scrape is one reading of the manager's /metrics.
+type scrape map[string]*dto.MetricFamily
+
+func (m *manager) scrape() (scrape, error) {
+	resp, err := http.Get("http://" + m.metricsAddr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(resp.Body)
+}
+
+// sum adds the values of a counter or gauge family over the series whose labels match.
+func (s scrape) sum(family string, match func(labels map[string]string) bool) float64 {
+	f, ok := s[family]
+	if !ok {
+		return 0
+	}
+	var total float64
+	for _, m := range f.GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if match != nil && !match(labels) {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			total += m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			total += m.GetGauge().GetValue()
+		case m.Untyped != nil:
+			total += m.GetUntyped().GetValue()
+		}
+	}
+	return total
+}
+
+// writeVerbs are the request methods that change something in the API server.
+var writeVerbs = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DELETE": true}
+
+// writes is the number of write requests the manager's clients have sent (rest_client_requests_total).
+func (s scrape) writes() float64 {
+	return s.sum("rest_client_requests_total", func(l map[string]string) bool { return writeVerbs[l["method"]] })
+}
+
+// requests is the number of requests the manager's clients have sent.
+func (s scrape) requests() float64 {
+	return s.sum("rest_client_requests_total", nil)
+}
+
+// writesByVerb breaks the write requests down by method.
+func (s scrape) writesByVerb() map[string]float64 {
+	out := map[string]float64{}
+	for v := range writeVerbs {
+		out[v] = s.sum("rest_client_requests_total", func(l map[string]string) bool { return l["method"] == v })
+	}
+	return out
+}
+
+// reconciles is the number of reconciles of all controllers so far.
+func (s scrape) reconciles() float64 {
+	return s.sum("controller_runtime_reconcile_total", nil)
+}
