@@ -6,6 +6,8 @@
 CLUSTER_STATE ?= $(CURDIR)/.state/cluster
 CLUSTER_KUBECONFIG ?= $(CLUSTER_STATE)/kubeconfig/admin.kubeconfig
 KWOK_NODES ?= 0
+# The e2e suite brings 10 simulated nodes up with the cluster unless KWOK_NODES says otherwise.
+E2E_KWOK_NODES ?= $(if $(filter 0,$(KWOK_NODES)),10,$(KWOK_NODES))
 E2E_TIMEOUT ?= 60m
 
 ##@ Local cluster
@@ -28,7 +30,7 @@ cluster-deploy: manifests kustomize ## Install cert-manager and the operator (im
 
 .PHONY: test-e2e-cluster
 test-e2e-cluster: manifests generate fmt vet kustomize envtest ## Run the e2e suite on the local cluster (up if needed, deploy, scenarios, down).
-	CLUSTER_STATE="$(CLUSTER_STATE)" IMG="$(IMG)" KWOK_NODES="$(KWOK_NODES)" \
+	CLUSTER_STATE="$(CLUSTER_STATE)" IMG="$(IMG)" KWOK_NODES="$(E2E_KWOK_NODES)" \
 		go test -tags=e2e ./test/e2e/ -v -ginkgo.v -timeout $(E2E_TIMEOUT)
 
 .PHONY: cluster-snapshot

@@ -328,6 +328,11 @@ if [ "$KWOK_NODES" != 0 ]; then
       printf -- '---\n'
       cat "$stages/$f"
     done
+    # NodeJob pods (owned by a NodeJobRun) complete too, after a fixed time, as a job program would.
+    printf -- '---\n'
+    sed -e 's/name: pod-complete$/name: pod-complete-nodejobrun/' -e "s/- 'Job'$/- 'NodeJobRun'/" \
+      -e "s/^  next:$/  delay:\\n    durationMilliseconds: ${KWOK_POD_SECONDS:-2}000\\n  next:/" \
+      "$stages/pod/fast/pod-complete.yaml"
   } | write_file "$STATE/etc/kwok.yaml"
   start kwok "$BIN/kwok" --config="$STATE/etc/kwok.yaml" --kubeconfig="$STATE/kubeconfig/kwok.kubeconfig" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \

@@ -82,12 +82,13 @@ var _ = BeforeSuite(func() {
 	kubectlBin = filepath.Join(assets, "kubectl")
 
 	if _, err := kubectl("get", "--raw", "/readyz"); err == nil {
-		By("reusing the local cluster that is up")
+		// up.sh is idempotent: it starts only what is missing, such as the simulated nodes KWOK_NODES asks for.
+		By("reusing the local cluster that is up (hack/cluster/up.sh adds what is missing)")
 	} else {
 		By("bringing the local cluster up (hack/cluster/up.sh)")
 		broughtUp = true
-		Expect(script("up.sh")).To(Succeed())
 	}
+	Expect(script("up.sh")).To(Succeed())
 	if os.Getenv("E2E_SKIP_DEPLOY") != "true" {
 		By("deploying cert-manager and the operator (hack/cluster/deploy.sh)")
 		Expect(script("deploy.sh")).To(Succeed())

@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -171,5 +173,61 @@ spec:
 		runDir := filepath.Join(state, "kubelet", "pods", pod, "volumes", "kubernetes.io~empty-dir", "reports", ns, "check", run)
 		Expect(os.ReadFile(filepath.Join(runDir, "nodes", node, "files", "test.txt"))).To(BeEquivalentTo("file content"))
 		Expect(os.ReadFile(filepath.Join(runDir, "nodes", node, "logs", "main.log"))).To(ContainSubstring("result: 200"))
+	})
+
+	It("NJ-11, NJ-S2: a run across the kwok-simulated nodes keeps at most parallelism pods active and ends them all", func() {
+		n, _ := strconv.Atoi(os.Getenv("KWOK_NODES"))
+		if n < 4 {
+			Skip("needs KWOK_NODES=4 or more")
+		}
+		const parallelism = 3
+		manifest := fmt.Sprintf(`apiVersion: batch.cs.sap.com/v1alpha1
+kind: NodeJob
+metadata:
+  name: fanout
+spec:
+  runOnCreate: true
+  parallelism: %d
+  nodeSelector:
+    matchLabels:
+      type: kwok
+  template:
+    spec:
+      tolerations:
+      - {key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}
+      containers:
+      - name: main
+        image: busybox
+`, parallelism)
+		_, err := kubectlIn(manifest, "-n", ns, "apply", "-f", "-")
+		Expect(err).NotTo(HaveOccurred())
+
+		// Sample the run's active count and the pods until the run ends; kwok completes each pod after a
+		// fixed time (hack/cluster/up.sh).
+		maxActive, maxRunning := 0, 0
+		Eventually(func(g Gomega) {
+			out, err := kubectl("-n", ns, "get", "nodejobruns", "-o",
+				"jsonpath={.items[0].status.phase},{.items[0].status.active},{.items[0].status.succeeded}")
+			g.Expect(err).NotTo(HaveOccurred())
+			f := strings.Split(out, ",")
+			g.Expect(f).To(HaveLen(3))
+			active, _ := strconv.Atoi(f[1])
+			maxActive = max(maxActive, active)
+			pods, err := kubectl("-n", ns, "get", "pods", "--field-selector=status.phase!=Succeeded,status.phase!=Failed",
+				"-o", "name")
+			g.Expect(err).NotTo(HaveOccurred())
+			maxRunning = max(maxRunning, len(strings.Fields(pods)))
+			g.Expect(f[0]).To(Equal("Succeeded"))
+			g.Expect(f[2]).To(Equal(strconv.Itoa(n)))
+		}).WithTimeout(5 * time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+		Expect(maxActive).To(BeNumerically("<=", parallelism))
+		Expect(maxRunning).To(BeNumerically("<=", parallelism))
+		Expect(maxActive).To(BeNumerically(">", 0))
+		pods, err := kubectl("-n", ns, "get", "pods", "-o", "jsonpath={range .items[*]}{.spec.nodeName}{\"\\n\"}{end}")
+		Expect(err).NotTo(HaveOccurred())
+		nodes := strings.Fields(pods)
+		Expect(nodes).To(HaveLen(n))
+		slices.Sort(nodes)
+		Expect(slices.Compact(nodes)).To(HaveLen(n), "one pod per node")
 	})
 })
