@@ -101,6 +101,7 @@ type options struct {
 	monitoredID          string
 	adoptLegacyOutput    bool
 	outputPersistImage   string
+	persistOutputTimeout int64
 	resultsAddr          string
 	resultsAudience      string
 	resultsCertPath      string
@@ -148,6 +149,9 @@ func (o *options) bindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.adoptLegacyOutput, "adopt-legacy-output-secrets", true,
 		"Let a QuarksJob write into an existing output Secret that has no qjob-name label and no ownerReferences "+
 			"when its container-name label matches the mapped container, adopting it with the qjob-name label.")
+	fs.Int64Var(&o.persistOutputTimeout, "persist-output-timeout", int64(quarkscontroller.DefaultPersistOutputTimeout.Seconds()),
+		"Seconds the output-persist sidecar waits for the other containers of a QuarksJob pod when "+
+			"spec.output.timeoutSeconds is unset.")
 	fs.StringVar(&o.outputPersistImage, "output-persist-image",
 		cmp.Or(os.Getenv("OUTPUT_PERSIST_IMAGE"), quarkscontroller.DefaultOutputPersistImage),
 		"The image of the output-persist sidecar of QuarksJob pods.")
@@ -190,6 +194,9 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.persistOutputTimeout < 1 {
+		return fmt.Errorf("--persist-output-timeout must be at least 1 second, not %d", o.persistOutputTimeout)
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap)))
 
@@ -363,6 +370,7 @@ func setupControllers(ctx context.Context, mgr ctrl.Manager, o *options, ca *res
 			ResultsCA:               ca,
 			Sidecar: quarkscontroller.SidecarConfig{
 				Image:            o.outputPersistImage,
+				Timeout:          time.Duration(o.persistOutputTimeout) * time.Second,
 				ResultsNamespace: o.operatorNamespace,
 				Audience:         o.resultsAudience,
 			},

@@ -162,3 +162,10 @@ func freeAddr(t *testing.T) string {
 	defer func() { _ = l.Close() }()
 	return fmt.Sprintf("127.0.0.1:%d", l.Addr().(*net.TCPAddr).Port)
 }
+
+func TestRejectsNonPositivePersistOutputTimeout(t *testing.T) {
+	err := run(context.Background(), []string{"--persist-output-timeout=0"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "--persist-output-timeout") {
+		t.Fatalf("run with --persist-output-timeout=0 = %v, want an error naming the flag", err)
+	}
+}
