@@ -148,6 +148,8 @@ func (cl *cluster) namespace(ctx context.Context, name string) error {
 type managerBinary struct {
 	path  string
 	pprof bool
+	// args are extra flags.
+	args []string
 }
 
 // buildManager builds the manager. With pprof, test/bench/managerpprof/pprof.go is laid over cmd/ (go build
@@ -222,6 +224,7 @@ func (cl *cluster) startManager(ctx context.Context, bin managerBinary, name str
 		"--operator-namespace=" + operatorNamespace,
 		"--zap-log-level=error",
 	}
+	args = append(args, bin.args...)
 	cmd := exec.Command(bin.path, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = os.Environ()

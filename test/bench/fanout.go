@@ -100,6 +100,11 @@ func (s *suite) configFanOut(ctx context.Context) error {
 		seen := tr.countIn(ns)
 		if r == 0 {
 			s.prof.cpu(m, "b5-fanout", 30*time.Second)
+			s.prof.apiServer(ctx, cl, "b5-fanout", 30*time.Second)
+		}
+		before, err := m.scrape()
+		if err != nil {
+			return err
 		}
 		t0 = time.Now()
 		if err := cl.c.Patch(ctx, cm, client.RawPatch(client.Merge.Type(),
@@ -107,6 +112,9 @@ func (s *suite) configFanOut(ctx context.Context) error {
 			return err
 		}
 		last, err = tr.waitCount(ctx, ns, seen+n)
+		if after, serr := m.scrape(); serr == nil {
+			log.Printf("B5 rep %d, manager: %s", r, activity(before, after))
+		}
 		if err != nil {
 			log.Printf("B5 rep %d: %v", r, err)
 			figures = append(figures, math.NaN())
@@ -119,6 +127,7 @@ func (s *suite) configFanOut(ctx context.Context) error {
 			return err
 		}
 	}
+	s.prof.wait() // before the deferred stop of the manager
 	s.add(row{bench: "B5", figure: fmt.Sprintf("ConfigMap of %d QuarksJobs changed → %d new Jobs exist", n, n),
 		unit: unitSeconds, values: figures, limitName: fmt.Sprintf("plain client, %d Jobs", n), limit: plain,
 		target: "≤ 1.5×", check: func(_, q float64) bool { return q <= 1.5 }})
@@ -158,7 +167,12 @@ func (s *suite) nodeJobRun(ctx context.Context) error {
 		}
 		tr.kubelet.enable(ns, podTime)
 		if r == 0 {
-			s.prof.cpu(m, "b7-nodejob", min(ideal+ideal/2, 120*time.Second))
+			s.prof.cpu(m, "b7-nodejob", ideal)
+			s.prof.apiServer(ctx, cl, "b7-nodejob", ideal)
+		}
+		before, err := m.scrape()
+		if err != nil {
+			return err
 		}
 		t0 := time.Now()
 		if err := cl.c.Create(ctx, nodeJob(ns, "on-every-node", "b7", parallelism)); err != nil {
@@ -167,6 +181,9 @@ func (s *suite) nodeJobRun(ctx context.Context) error {
 		end, phase, err := cl.waitRun(ctx, ns)
 		if err != nil {
 			return err
+		}
+		if after, serr := m.scrape(); serr == nil {
+			log.Printf("B7 rep %d, manager: %s", r, activity(before, after))
 		}
 		took := end.Sub(t0)
 		log.Printf("B7 rep %d: run %s after %s (ideal %s)", r, phase, took.Round(time.Millisecond), ideal)
@@ -177,6 +194,7 @@ func (s *suite) nodeJobRun(ctx context.Context) error {
 		}
 		ideals = append(ideals, seconds(ideal))
 	}
+	s.prof.wait() // before the deferred stop of the manager
 	s.add(row{bench: "B7", figure: fmt.Sprintf("NodeJob run on %d nodes, parallelism %d, pods of %s", n, parallelism, podTime),
 		unit: unitSeconds, values: figures, limitName: "ideal ⌈nodes/parallelism⌉ × pod time", limit: ideals,
 		target: "≤ 1.2×", check: func(_, q float64) bool { return q <= 1.2 }})

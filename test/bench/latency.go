@@ -183,9 +183,16 @@ func (s *suite) latencyAndBurst(ctx context.Context) error {
 					s.prof.wait()
 					s.prof.cpu(m, "b1-"+strings.ToLower(k.child), 10*time.Second)
 				}
+				before, err := m.scrape()
+				if err != nil {
+					return err
+				}
 				lat, err := s.latencies(ctx, cl, tr, ns, samples, k, k.create)
 				if err != nil {
 					return fmt.Errorf("B1 %s: %w", k.name, err)
+				}
+				if after, serr := m.scrape(); serr == nil {
+					log.Printf("B1 %s rep %d, manager: %s", k.name, r, activity(before, after))
 				}
 				p50, p99 = append(p50, millis(percentile(lat, 50))), append(p99, millis(percentile(lat, 99)))
 			}
@@ -208,6 +215,7 @@ func (s *suite) latencyAndBurst(ctx context.Context) error {
 			return err
 		}
 	}
+	s.prof.wait() // before the deferred stop of the manager
 	return nil
 }
 
@@ -269,12 +277,19 @@ func (s *suite) burst(ctx context.Context, cl *cluster, tr *tracker, m *manager)
 				s.prof.wait() // one CPU profile at a time
 				s.prof.cpu(m, "b2-"+strings.ToLower(k.child), 30*time.Second)
 			}
+			before, err := m.scrape()
+			if err != nil {
+				return err
+			}
 			t0 := time.Now()
 			if err := parallel(ctx, n, func(i int) error { return k.create(ctx, cl, ns, fmt.Sprintf("burst-%d", i)) }); err != nil {
 				return err
 			}
 			created := time.Since(t0)
 			last, err := tr.waitCount(ctx, ns, n)
+			if after, serr := m.scrape(); serr == nil {
+				log.Printf("B2 %s, manager: %s", k.name, activity(before, after))
+			}
 			if err != nil {
 				log.Printf("B2 %s: %v", k.name, err)
 				figures[k.name] = append(figures[k.name], nan)

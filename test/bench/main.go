@@ -29,6 +29,7 @@ limitations under the License.
 //	BENCH_PROFILE  directory: build the manager with a pprof listener and keep CPU and heap profiles there
 //	BENCH_MARKDOWN file: also write the table as Markdown
 //	BENCH_KEEP     set: keep the work directory (manager logs) instead of removing it
+//	BENCH_MANAGER_ARGS  extra flags of the manager, e.g. "--quarksjob-concurrency=32"
 package main
 
 import (
@@ -60,10 +61,13 @@ type config struct {
 	podTime    time.Duration
 	profileDir string
 	markdown   string
+	// managerArgs are extra flags of the manager.
+	managerArgs []string
 }
 
 func loadConfig() (config, error) {
-	c := config{selected: map[string]bool{}, profileDir: os.Getenv("BENCH_PROFILE"), markdown: os.Getenv("BENCH_MARKDOWN")}
+	c := config{selected: map[string]bool{}, profileDir: os.Getenv("BENCH_PROFILE"), markdown: os.Getenv("BENCH_MARKDOWN"),
+		managerArgs: strings.Fields(os.Getenv("BENCH_MANAGER_ARGS"))}
 	var err error
 	if c.n, err = strconv.Atoi(cmp.Or(os.Getenv("BENCH_N"), "1000")); err != nil || c.n < 1 {
 		return c, fmt.Errorf("BENCH_N: want a positive number, got %q", os.Getenv("BENCH_N"))
@@ -145,6 +149,7 @@ func run() error {
 		if s.bin, err = buildManager(dir, s.prof != nil); err != nil {
 			return err
 		}
+		s.bin.args = cfg.managerArgs
 	}
 	start := time.Now()
 	steps := []struct {
@@ -172,6 +177,9 @@ func run() error {
 	s.prof.wait()
 
 	fmt.Printf("\njobkeeper benchmarks, N=%d, %d repetitions, %s\n", cfg.n, cfg.repeat, time.Since(start).Round(time.Second))
+	if len(cfg.managerArgs) > 0 {
+		fmt.Printf("extra manager flags: %s\n", strings.Join(cfg.managerArgs, " "))
+	}
 	fmt.Printf("machine at start: %s\nmachine at end:   %s\n\n", machine, describeMachine())
 	if err := printTable(os.Stdout, s.rows, false); err != nil {
 		return err

@@ -21,6 +21,8 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -95,4 +97,66 @@ func (s scrape) writesByVerb() map[string]float64 {
 // reconciles is the number of reconciles of all controllers so far.
 func (s scrape) reconciles() float64 {
 	return s.sum("controller_runtime_reconcile_total", nil)
+}
+
+// activity summarises what the manager did between two scrapes: reconciles and their mean duration per controller,
+// API requests by method, and the CPU time it used. It is the evidence for where a figure's time goes.
+func activity(before, after scrape) string {
+	var b strings.Builder
+	for _, ctrl := range controllers(after) {
+		is := func(l map[string]string) bool { return l["controller"] == ctrl }
+		n := after.sum("controller_runtime_reconcile_total", is) - before.sum("controller_runtime_reconcile_total", is)
+		if n == 0 {
+			continue
+		}
+		t := after.histogramSum("controller_runtime_reconcile_time_seconds", is) -
+			before.histogramSum("controller_runtime_reconcile_time_seconds", is)
+		fmt.Fprintf(&b, "%s: %.0f reconciles, mean %.1f ms; ", ctrl, n, 1000*t/n)
+	}
+	for _, verb := range []string{"GET", "LIST", "POST", "PUT", "PATCH", "DELETE"} {
+		is := func(l map[string]string) bool { return l["method"] == verb }
+		if n := after.sum("rest_client_requests_total", is) - before.sum("rest_client_requests_total", is); n > 0 {
+			fmt.Fprintf(&b, "%s %.0f ", verb, n)
+		}
+	}
+	cpu := after.sum("process_cpu_seconds_total", nil) - before.sum("process_cpu_seconds_total", nil)
+	fmt.Fprintf(&b, "requests; %.1f CPU-s", cpu)
+	return b.String()
+}
+
+// controllers lists the controller label values of the reconcile counter.
+func controllers(s scrape) []string {
+	seen := map[string]bool{}
+	var out []string
+	if f, ok := s["controller_runtime_reconcile_total"]; ok {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && !seen[l.GetValue()] {
+					seen[l.GetValue()] = true
+					out = append(out, l.GetValue())
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// histogramSum adds the sums of a histogram family over the series whose labels match.
+func (s scrape) histogramSum(family string, match func(labels map[string]string) bool) float64 {
+	f, ok := s[family]
+	if !ok {
+		return 0
+	}
+	var total float64
+	for _, m := range f.GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if m.Histogram != nil && (match == nil || match(labels)) {
+			total += m.GetHistogram().GetSampleSum()
+		}
+	}
+	return total
 }
