@@ -294,7 +294,8 @@ func newManager(cfg *rest.Config, o *options) (ctrl.Manager, []*certwatcher.Cert
 		metricsOpts.TLSOpts = append(metricsOpts.TLSOpts, opt)
 	}
 
-	cacheOpts := cache.Options{}
+	// The caches keep no managedFields: nothing reads them, and they are a large part of every object.
+	cacheOpts := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 	if ns := splitList(o.watchNamespaces); len(ns) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
 		for _, n := range ns {

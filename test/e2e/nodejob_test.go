@@ -175,7 +175,8 @@ spec:
 		Expect(os.ReadFile(filepath.Join(runDir, "nodes", node, "logs", "main.log"))).To(ContainSubstring("result: 200"))
 	})
 
-	It("NJ-11, NJ-S2, NJ-S5: across the kwok-simulated nodes at most parallelism pods are active, and a manager restart mid-run neither duplicates nor loses a node", func() {
+	It("NJ-11, NJ-S2, NJ-S5: on kwok nodes at most parallelism pods are active; a manager restart mid-run "+
+		"neither duplicates nor loses a node", func() {
 		n, _ := strconv.Atoi(os.Getenv("KWOK_NODES"))
 		if n < 4 {
 			Skip("needs KWOK_NODES=4 or more")
