@@ -230,6 +230,10 @@ spec:
 			g.Expect(f[0]).To(Equal("Succeeded"))
 			g.Expect(f[2]).To(Equal(strconv.Itoa(n)))
 		}).WithTimeout(5 * time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+		// Leave the operator as the other scenarios expect it: Ready again.
+		_, err = kubectl("-n", operatorNamespace, "rollout", "status", "deployment/"+operatorDeployment, "--timeout=180s")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(restarted).To(BeTrue())
 		Expect(maxActive).To(BeNumerically("<=", parallelism))
 		Expect(maxRunning).To(BeNumerically("<=", parallelism))
 		Expect(maxActive).To(BeNumerically(">", 0))
