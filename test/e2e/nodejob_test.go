@@ -233,6 +233,11 @@ spec:
 		// Leave the operator as the other scenarios expect it: Ready again.
 		_, err = kubectl("-n", operatorNamespace, "rollout", "status", "deployment/"+operatorDeployment, "--timeout=180s")
 		Expect(err).NotTo(HaveOccurred())
+		// The Services reach the new pod once its endpoints are programmed: wait for an admission call to pass.
+		Eventually(func() error {
+			_, err := kubectlIn(reactiveJob("probe", "busybox"), "-n", ns, "create", "--dry-run=server", "-f", "-")
+			return err
+		}).Should(Succeed())
 		Expect(restarted).To(BeTrue())
 		Expect(maxActive).To(BeNumerically("<=", parallelism))
 		Expect(maxRunning).To(BeNumerically("<=", parallelism))
