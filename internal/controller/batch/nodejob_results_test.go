@@ -251,9 +251,13 @@ var _ = Describe("NodeJob results", func() {
 		run2, pods2 := runWithPods("nologs", 1, func(nj *batchv1alpha1.NodeJob) { nj.Spec.SavePodLogs = true })
 		setPodPhase(&pods2[0], corev1.PodSucceeded)
 		Eventually(func() []string { return eventReasons(ns, run2.Name) }).Should(ContainElement(EventPodLogSaveFailed))
-		entry := nodeOf(run2, targetOf(run2, &pods2[0]).Node)
-		Expect(entry.Phase).To(Equal(batchv1alpha1.NodeJobRunNodePhaseSucceeded))
-		Expect(entry.LogsSaved).To(BeFalse())
+		// The event comes before the status write that records the outcome.
+		node2 := targetOf(run2, &pods2[0]).Node
+		Eventually(func(g Gomega) {
+			entry := nodeOf(run2, node2)
+			g.Expect(entry.Phase).To(Equal(batchv1alpha1.NodeJobRunNodePhaseSucceeded))
+			g.Expect(entry.LogsSaved).To(BeFalse())
+		}).Should(Succeed())
 	})
 
 	It("NJ-22, NJ-24: a deleted run takes its reports and series; orphaned marked directories go at start-up", func() {
