@@ -54,6 +54,7 @@ import (
 	quarkscontroller "github.com/jobkeeper/jobkeeper/internal/controller/quarks"
 	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
 	"github.com/jobkeeper/jobkeeper/internal/quarksoutput"
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/results"
 	resultsnodejob "github.com/jobkeeper/jobkeeper/internal/results/nodejob"
 	resultsquarksjob "github.com/jobkeeper/jobkeeper/internal/results/quarksjob"
@@ -110,6 +111,7 @@ type options struct {
 	reportDir            string
 	nodeJobWorkers       int
 	maxNodesPerRun       int
+	nodeJobMaxSeries     int
 	zap                  zap.Options
 }
 
@@ -169,6 +171,8 @@ func (o *options) bindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.nodeJobWorkers, "nodejob-concurrency", 4, "The number of NodeJobs and NodeJobRuns reconciled at once.")
 	fs.IntVar(&o.maxNodesPerRun, "max-nodes-per-run", batchcontroller.DefaultMaxNodesPerRun,
 		"NodeJob runs that select more nodes fail with TooManyNodes.")
+	fs.IntVar(&o.nodeJobMaxSeries, "nodejob-max-series", nodemetrics.DefaultMaxSeries,
+		"The result series kept across all NodeJobs; series beyond it are dropped and counted.")
 	o.zap.Development = false
 	o.zap.BindFlags(fs)
 }
@@ -213,6 +217,7 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 	}
 
 	var ca *resultsca.Publisher
+	nodeJobGauges.SetMaxSeries(o.nodeJobMaxSeries)
 	reports := nodeJobReports{metrics: nodeJobGauges}
 	if o.resultsAddr != "0" {
 		srv, store, err := setupResults(mgr, &o, reports.metrics)
@@ -345,7 +350,7 @@ func init() {
 // nodeJobReports is where NodeJob results go: the gauges, and the report files when the results API is on.
 type nodeJobReports struct {
 	metrics *nodemetrics.Registry
-	store   *resultsnodejob.FileStore
+	store   *reports.FileStore
 }
 
 func setupControllers(ctx context.Context, mgr ctrl.Manager, o *options, ca *resultsca.Publisher,
@@ -415,7 +420,7 @@ func setupWebhooks(mgr ctrl.Manager, o *options) error {
 }
 
 // setupResults adds the results API that job pods report to.
-func setupResults(mgr ctrl.Manager, o *options, nm *nodemetrics.Registry) (*results.Server, *resultsnodejob.FileStore,
+func setupResults(mgr ctrl.Manager, o *options, nm *nodemetrics.Registry) (*results.Server, *reports.FileStore,
 	error) {
 	sink := &batchcontroller.NodeJobResults{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Metrics: nm}
 	nj, err := resultsnodejob.New(mgr, resultsnodejob.Options{ReportDir: o.reportDir, Sink: sink,

@@ -127,17 +127,74 @@ type node struct {
 	durationMs *float64
 }
 
+// DefaultMaxSeries bounds the result series the registry holds across all
+// NodeJobs (see SetMaxSeries).
+const DefaultMaxSeries = 250000
+
+// DroppedSeriesMetric counts the series the registry does not export.
+const DroppedSeriesMetric = "jobkeeper_nodejob_series_dropped_total"
+
+// Reasons of DroppedSeriesMetric.
+const (
+	// DropDuplicate: the series has the same name and label values as one already exported in the same
+	// scrape (for instance two results that differ only in a label the gauge no longer declares). The
+	// first one in a fixed order (newest run first, then node, then series) is kept.
+	DropDuplicate = "duplicate"
+	// DropUndeclaredLabel: the series carries a label that its gauge no longer declares; it is exported
+	// without that label (unless that makes it a duplicate).
+	DropUndeclaredLabel = "undeclared_label"
+	// DropReservedName: the family's name belongs to the operator's own metrics.
+	DropReservedName = "reserved_name"
+	// DropSeriesLimit: a result's series beyond the registry's global limit are not kept.
+	DropSeriesLimit = "series_limit"
+	// DropInvalid: the series could not be built (a label value that is not valid UTF-8).
+	DropInvalid = "invalid"
+)
+
 // Registry holds the series of every NodeJob. It is a prometheus.Collector
 // and safe for concurrent use.
+//
+// Collect never sends two series with the same name and label values, and
+// every series it sends has exactly the labels of its family's description:
+// a scrape never fails because of what a NodeJob declares or its pods send.
+// What it leaves out is counted in DroppedSeriesMetric.
 type Registry struct {
 	mu       sync.RWMutex
 	families map[string]map[types.NamespacedName]use
 	jobs     map[types.NamespacedName]*job
+	// series is the number of result series held; maxSeries bounds it.
+	series    int
+	maxSeries int
+	dropped   *prometheus.CounterVec
 }
 
-// New returns an empty registry.
+// New returns an empty registry that holds at most DefaultMaxSeries result series.
 func New() *Registry {
-	return &Registry{families: map[string]map[types.NamespacedName]use{}, jobs: map[types.NamespacedName]*job{}}
+	return &Registry{
+		families:  map[string]map[types.NamespacedName]use{},
+		jobs:      map[types.NamespacedName]*job{},
+		maxSeries: DefaultMaxSeries,
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: DroppedSeriesMetric,
+			Help: "Series of NodeJob results that were not exported as sent, by reason: duplicate, " +
+				"undeclared_label, reserved_name and invalid are counted at every scrape, series_limit once per result.",
+		}, []string{"namespace", "name", "reason"}),
+	}
+}
+
+// SetMaxSeries bounds the result series held across all NodeJobs; n <= 0
+// means DefaultMaxSeries. Series already held are kept.
+func (r *Registry) SetMaxSeries(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.maxSeries = cmp.Or(max(n, 0), DefaultMaxSeries)
+}
+
+// Series returns the number of result series held.
+func (r *Registry) Series() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.series
 }
 
 func (r *Registry) job(key types.NamespacedName) *job {
@@ -275,7 +332,18 @@ func (r *Registry) Forget(key types.NamespacedName) {
 	defer r.mu.Unlock()
 	if j := r.jobs[key]; j != nil {
 		r.release(j)
+		for _, ru := range j.runs {
+			r.dropRun(ru)
+		}
 		delete(r.jobs, key)
+		r.dropped.DeletePartialMatch(prometheus.Labels{"namespace": key.Namespace, "name": key.Name})
+	}
+}
+
+// dropRun uncounts the series of a run that is being dropped. The caller holds the lock.
+func (r *Registry) dropRun(ru *run) {
+	for _, nd := range ru.nodes {
+		r.series -= len(nd.series)
 	}
 }
 
@@ -317,7 +385,7 @@ func (r *Registry) SyncRun(obj *batchv1alpha1.NodeJobRun, load Loader) {
 		series := load(obj, name)
 		r.mu.Lock()
 		if nd := r.run(key, obj).node(name); !nd.loaded {
-			nd.setSeries(series)
+			r.setSeries(key, nd, series)
 		}
 		r.mu.Unlock()
 	}
@@ -351,12 +419,23 @@ func (ru *run) node(name string) *node {
 	return nd
 }
 
-func (nd *node) setSeries(series []Series) {
+// setSeries replaces the series of a node, keeping no more than the
+// registry's limit allows; the rest are counted as dropped. The caller holds
+// the lock.
+func (r *Registry) setSeries(key types.NamespacedName, nd *node, series []Series) {
+	r.series -= len(nd.series)
+	room := max(r.maxSeries-r.series, 0)
 	nd.loaded = true
-	nd.series = make(map[string]Series, len(series))
+	nd.series = make(map[string]Series, min(len(series), room))
 	for _, s := range series {
-		nd.series[seriesKey(s)] = s
+		k := seriesKey(s)
+		if _, replaces := nd.series[k]; !replaces && len(nd.series) >= room {
+			r.dropped.WithLabelValues(key.Namespace, key.Name, DropSeriesLimit).Inc()
+			continue
+		}
+		nd.series[k] = s
 	}
+	r.series += len(nd.series)
 }
 
 // seriesKey identifies a series of a node by suffix and label values.
@@ -380,7 +459,7 @@ func (r *Registry) SetResult(obj *batchv1alpha1.NodeJobRun, nodeName string, ser
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	nd := r.run(key, obj).node(nodeName)
-	nd.setSeries(series)
+	r.setSeries(key, nd, series)
 	nd.processing = new(0.0)
 }
 
@@ -389,7 +468,8 @@ func (r *Registry) DeleteRun(namespace, name string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for key, j := range r.jobs {
-		if key.Namespace == namespace {
+		if ru := j.runs[name]; ru != nil && key.Namespace == namespace {
+			r.dropRun(ru)
 			delete(j.runs, name)
 		}
 	}
@@ -399,40 +479,102 @@ func (r *Registry) DeleteRun(namespace, name string) {
 // registry is an unchecked collector.
 func (r *Registry) Describe(chan<- *prometheus.Desc) {}
 
-// Collect sends every exported series.
+// Collect sends every exported series, then the dropped-series counter.
 func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	for _, j := range r.jobs {
-		if j.defs != nil {
-			r.collectJob(j, ch)
+	// Jobs in a fixed order, so that of two colliding series always the same one is kept.
+	keys := slices.SortedFunc(maps.Keys(r.jobs), func(a, b types.NamespacedName) int {
+		return strings.Compare(a.String(), b.String())
+	})
+	e := &emitter{ch: ch, dropped: r.dropped, sent: map[string]struct{}{}}
+	for _, k := range keys {
+		if j := r.jobs[k]; j.defs != nil {
+			r.collectJob(j, e)
 		}
 	}
+	r.dropped.Collect(ch)
 }
 
-func (r *Registry) collectJob(j *job, ch chan<- prometheus.Metric) {
+// emitter sends the series of one scrape and remembers them, so that no two
+// share a name and label values.
+type emitter struct {
+	ch      chan<- prometheus.Metric
+	dropped *prometheus.CounterVec
+	key     types.NamespacedName
+	sent    map[string]struct{}
+	buf     strings.Builder
+}
+
+// send sends one series of family d with the given label values (in the
+// order of d.labels). A series that was sent before is not sent again; it is
+// counted as a duplicate unless expected says that the caller skips it on
+// purpose (the older runs of a latest series).
+func (e *emitter) send(d *def, value float64, values []string, expected bool) {
+	e.buf.Reset()
+	e.buf.WriteString(d.name)
+	for _, v := range values {
+		e.buf.WriteByte(0xff)
+		e.buf.WriteString(v)
+	}
+	id := e.buf.String()
+	if _, dup := e.sent[id]; dup {
+		if !expected {
+			e.drop(DropDuplicate)
+		}
+		return
+	}
+	m, err := prometheus.NewConstMetric(d.desc, prometheus.GaugeValue, value, values...)
+	if err != nil {
+		// Values are one per label of d; only a label value that is not UTF-8 gets here. Leave the series
+		// out rather than fail the scrape.
+		e.drop(DropInvalid)
+		return
+	}
+	e.sent[id] = struct{}{}
+	e.ch <- m
+}
+
+func (e *emitter) drop(reason string) {
+	e.dropped.WithLabelValues(e.key.Namespace, e.key.Name, reason).Inc()
+}
+
+// reservedName reports whether a family name belongs to the operator's own metrics.
+func reservedName(name string) bool {
+	return slices.ContainsFunc(batchv1alpha1.NodeJobForbiddenMetricPrefixes, func(p string) bool {
+		return strings.HasPrefix(name, p)
+	})
+}
+
+func (r *Registry) collectJob(j *job, e *emitter) {
+	e.key = j.key
 	exported := make(map[string]*def, len(j.defs))
 	for s, d := range j.defs {
-		if r.exports(d) {
-			exported[s] = d
+		if !r.exports(d) {
+			continue
 		}
+		if reservedName(d.name) {
+			e.drop(DropReservedName)
+			continue
+		}
+		exported[s] = d
 	}
 	runs := slices.SortedFunc(maps.Values(j.runs), func(a, b *run) int {
 		return cmp.Or(b.scheduled.Compare(a.scheduled), strings.Compare(b.name, a.name))
 	})
 	for _, ru := range runs {
-		for name, nd := range ru.nodes {
-			emitNode(ch, exported, j.key, name, ru.executionID, nd, nil)
+		for _, name := range slices.Sorted(maps.Keys(ru.nodes)) {
+			emitNode(e, exported, j.key, name, ru.executionID, ru.nodes[name], false)
 		}
 	}
 	if len(runs) > 0 {
 		newest := runs[0]
 		if d := exported[batchv1alpha1.NodeJobMetricSuffixPods]; d != nil {
-			ch <- prometheus.MustNewConstMetric(d.desc, prometheus.GaugeValue, newest.desired, j.key.Namespace, j.key.Name)
+			e.send(d, newest.desired, []string{j.key.Namespace, j.key.Name}, false)
 		}
 		if d := exported[batchv1alpha1.NodeJobMetricSuffixCurrentExecutionID]; d != nil && len(newest.executionID) >= 12 {
 			if v, err := strconv.ParseFloat(newest.executionID[:12], 64); err == nil {
-				ch <- prometheus.MustNewConstMetric(d.desc, prometheus.GaugeValue, v, j.key.Namespace, j.key.Name)
+				e.send(d, v, []string{j.key.Namespace, j.key.Name}, false)
 			}
 		}
 	}
@@ -440,14 +582,10 @@ func (r *Registry) collectJob(j *job, ch chan<- prometheus.Metric) {
 		return
 	}
 	// executionID="latest": per node and series, the newest run that has it, looking no further back than the
-	// newest finished run.
-	seen := map[string]map[string]bool{}
+	// newest finished run. Runs come newest first, so the older runs' series with the same labels are skipped.
 	for _, ru := range runs {
-		for name, nd := range ru.nodes {
-			if seen[name] == nil {
-				seen[name] = map[string]bool{}
-			}
-			emitNode(ch, exported, j.key, name, batchv1alpha1.NodeJobLatestExecutionID, nd, seen[name])
+		for _, name := range slices.Sorted(maps.Keys(ru.nodes)) {
+			emitNode(e, exported, j.key, name, batchv1alpha1.NodeJobLatestExecutionID, ru.nodes[name], true)
 		}
 		if ru.finished {
 			break
@@ -455,26 +593,22 @@ func (r *Registry) collectJob(j *job, ch chan<- prometheus.Metric) {
 	}
 }
 
-// emitNode sends the series of one node. With seen, series already sent for
-// the node are skipped and the sent ones are added.
-func emitNode(ch chan<- prometheus.Metric, defs map[string]*def, key types.NamespacedName, nodeName, executionID string,
-	nd *node, seen map[string]bool) {
+// emitNode sends the series of one node, each with exactly the labels of its
+// family: labels the gauge no longer declares are left out (and counted),
+// missing ones are "". latest marks the executionID="latest" pass, where a
+// series already sent for a newer run is skipped on purpose.
+func emitNode(e *emitter, defs map[string]*def, key types.NamespacedName, nodeName, executionID string,
+	nd *node, latest bool) {
 	fixed := map[string]string{
 		batchv1alpha1.NodeJobMetricLabelNode:        nodeName,
 		batchv1alpha1.NodeJobMetricLabelExecutionID: executionID,
 		batchv1alpha1.NodeJobMetricLabelNamespace:   key.Namespace,
 		batchv1alpha1.NodeJobMetricLabelNodeJob:     key.Name,
 	}
-	send := func(sk, suffix string, value float64, labels map[string]string) {
+	send := func(suffix string, value float64, labels map[string]string) {
 		d := defs[suffix]
 		if d == nil {
 			return
-		}
-		if seen != nil {
-			if seen[sk] {
-				return
-			}
-			seen[sk] = true
 		}
 		values := make([]string, len(d.labels))
 		for i, l := range d.labels {
@@ -484,15 +618,24 @@ func emitNode(ch chan<- prometheus.Metric, defs map[string]*def, key types.Names
 				values[i] = labels[l]
 			}
 		}
-		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.GaugeValue, value, values...)
+		if !latest {
+			for l, v := range labels {
+				if _, implicit := fixed[l]; !implicit && v != "" && !slices.Contains(d.labels, l) {
+					e.drop(DropUndeclaredLabel)
+					break
+				}
+			}
+		}
+		e.send(d, value, values, latest)
 	}
-	for sk, s := range nd.series {
-		send(sk, s.Suffix, s.Value, s.Labels)
+	for _, sk := range slices.Sorted(maps.Keys(nd.series)) {
+		s := nd.series[sk]
+		send(s.Suffix, s.Value, s.Labels)
 	}
 	if nd.processing != nil {
-		send(batchv1alpha1.NodeJobMetricSuffixProcessing, batchv1alpha1.NodeJobMetricSuffixProcessing, *nd.processing, nil)
+		send(batchv1alpha1.NodeJobMetricSuffixProcessing, *nd.processing, nil)
 	}
 	if nd.durationMs != nil {
-		send(batchv1alpha1.NodeJobMetricSuffixDuration, batchv1alpha1.NodeJobMetricSuffixDuration, *nd.durationMs, nil)
+		send(batchv1alpha1.NodeJobMetricSuffixDuration, *nd.durationMs, nil)
 	}
 }
