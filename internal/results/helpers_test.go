@@ -36,6 +36,7 @@ import (
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
 	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/results"
 	"github.com/jobkeeper/jobkeeper/internal/results/nodejob"
 	"github.com/jobkeeper/jobkeeper/internal/results/quarksjob"
@@ -52,9 +53,9 @@ const (
 // recordingSink is a NodeJob sink that keeps what it receives, per pod.
 type recordingSink struct {
 	mu      sync.Mutex
-	store   *nodejob.FileStore
+	store   *reports.FileStore
 	results map[string][]nodejob.Series
-	files   map[string][]nodejob.StoredFile
+	files   map[string][]reports.StoredFile
 	events  map[string][]nodejob.Event
 }
 
@@ -71,11 +72,11 @@ func (s *recordingSink) Result(_ context.Context, t *nodejob.Target, r *nodejob.
 	return nil
 }
 
-func (s *recordingSink) FilesStored(_ context.Context, t *nodejob.Target, files []nodejob.StoredFile) error {
+func (s *recordingSink) FilesStored(_ context.Context, t *nodejob.Target, files []reports.StoredFile) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.files == nil {
-		s.files = map[string][]nodejob.StoredFile{}
+		s.files = map[string][]reports.StoredFile{}
 	}
 	s.files[key(t.Pod)] = append(s.files[key(t.Pod)], files...)
 	return nil

@@ -36,6 +36,7 @@ import (
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
 	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/results"
 	"github.com/jobkeeper/jobkeeper/internal/results/nodejob"
 	"github.com/jobkeeper/jobkeeper/internal/results/wire"
@@ -54,7 +55,7 @@ type NodeJobResults struct {
 	// APIReader reads runs from the API server when a status write conflicts.
 	APIReader client.Reader
 	// Store holds result.json and the uploaded files.
-	Store *nodejob.FileStore
+	Store *reports.FileStore
 	// Metrics exports the result series.
 	Metrics *nodemetrics.Registry
 	// Clock tells the time; nil uses the real clock.
@@ -123,7 +124,7 @@ func (s *NodeJobResults) declare(ctx context.Context, run *batchv1alpha1.NodeJob
 }
 
 // FilesStored records the node's file count and the run's storage (NJ-29).
-func (s *NodeJobResults) FilesStored(ctx context.Context, t *nodejob.Target, _ []nodejob.StoredFile) error {
+func (s *NodeJobResults) FilesStored(ctx context.Context, t *nodejob.Target, _ []reports.StoredFile) error {
 	files, runBytes, err := s.Store.NodeFiles(t.Location, t.Node)
 	if err != nil {
 		return err
@@ -231,9 +232,9 @@ func (s *NodeJobResults) updateNode(ctx context.Context, t *nodejob.Target,
 
 // loadSeries reads a node's stored result again after a restart (NJ-32). A result that no longer parses (the
 // declarations changed) exports nothing.
-func loadSeries(store *nodejob.FileStore) nodemetrics.Loader {
+func loadSeries(store *reports.FileStore) nodemetrics.Loader {
 	return func(run *batchv1alpha1.NodeJobRun, node string) []nodemetrics.Series {
-		data, err := store.ReadResult(nodejob.LocationOf(run), node)
+		data, err := store.ReadResult(reports.LocationOf(run), node)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				logf.Log.WithName("nodejob-results").Error(err, "reading a stored result", "run", run.Name, "node", node)

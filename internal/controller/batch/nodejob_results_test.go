@@ -40,6 +40,7 @@ import (
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
 	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/results"
 	"github.com/jobkeeper/jobkeeper/internal/results/nodejob"
 )
@@ -74,7 +75,7 @@ func (s stubLogs) ReadLog(_ context.Context, _, _, _ string, limit int64) ([]byt
 var _ = Describe("NodeJob results", func() {
 	var (
 		ns      string
-		store   *nodejob.FileStore
+		store   *reports.FileStore
 		metrics *nodemetrics.Registry
 		stop    func()
 		logs    PodLogReader
@@ -91,7 +92,7 @@ var _ = Describe("NodeJob results", func() {
 	BeforeEach(func() {
 		ns = newNamespace("njres-")
 		var err error
-		store, err = nodejob.NewFileStore(GinkgoT().TempDir())
+		store, err = reports.NewFileStore(GinkgoT().TempDir())
 		Expect(err).NotTo(HaveOccurred())
 		metrics = nodemetrics.New()
 		logs = stubLogs{log: []byte("hello\n")}
@@ -138,8 +139,8 @@ var _ = Describe("NodeJob results", func() {
 	targetOf := func(run *batchv1alpha1.NodeJobRun, pod *corev1.Pod) *nodejob.Target {
 		node := pod.Annotations[batchv1alpha1.NodeJobNodeNameAnnotation]
 		Expect(node).NotTo(BeEmpty())
-		return &nodejob.Target{Pod: pod, Run: run, Node: node, Location: nodejob.LocationOf(run),
-			Limits: nodejob.LimitsOf(run)}
+		return &nodejob.Target{Pod: pod, Run: run, Node: node, Location: reports.LocationOf(run),
+			Limits: reports.LimitsOf(run)}
 	}
 
 	nodeOf := func(run *batchv1alpha1.NodeJobRun, node string) batchv1alpha1.NodeJobRunNode {
@@ -182,7 +183,7 @@ var _ = Describe("NodeJob results", func() {
 		))
 
 		By("a file")
-		up, err := store.Begin(ta.Location, ta.Node, nodejob.FileLimitsOf(ta.Limits))
+		up, err := store.Begin(ta.Location, ta.Node, reports.FileLimitsOf(ta.Limits))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(up.Add("test.txt", strings.NewReader("file content"))).To(Succeed())
 		stored, err := up.Commit()
@@ -261,7 +262,7 @@ var _ = Describe("NodeJob results", func() {
 	})
 
 	It("NJ-22, NJ-24: a deleted run takes its reports and series; orphaned marked directories go at start-up", func() {
-		orphan := nodejob.RunLocation{Namespace: ns, NodeJob: "gone", Run: "gone-1"}
+		orphan := reports.RunLocation{Namespace: ns, NodeJob: "gone", Run: "gone-1"}
 		Expect(store.WriteRunMarker(orphan, "0000")).To(Succeed())
 		foreign := filepath.Join(store.Dir(), ns, "lost+found")
 		Expect(os.MkdirAll(foreign, 0o750)).To(Succeed())
@@ -274,7 +275,7 @@ var _ = Describe("NodeJob results", func() {
 
 		run, pods := runWithPods("del", 1, nil)
 		runDir := filepath.Join(store.Dir(), ns, "del", run.Name)
-		Expect(filepath.Join(runDir, nodejob.RunMarkerFileName)).To(BeAnExistingFile())
+		Expect(filepath.Join(runDir, reports.RunMarkerFileName)).To(BeAnExistingFile())
 		sink := &NodeJobResults{Client: managerClient(), APIReader: managerClient(), Store: store, Metrics: metrics}
 		t := targetOf(run, &pods[0])
 		res, err := nodejob.ParseResult([]byte(sinkExampleResult), nodejob.ResultSpecFor(run, t.Node))

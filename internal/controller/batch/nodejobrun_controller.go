@@ -51,7 +51,7 @@ import (
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
 	"github.com/jobkeeper/jobkeeper/internal/labelcache"
 	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
-	"github.com/jobkeeper/jobkeeper/internal/results/nodejob"
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/resultsca"
 	"github.com/jobkeeper/jobkeeper/internal/status"
 )
@@ -102,7 +102,7 @@ type NodeJobRunReconciler struct {
 	// ResultsCA publishes the results API's CA bundle into namespaces with job pods; nil publishes nothing.
 	ResultsCA *resultsca.Publisher
 	// Reports is the store of the runs' reports (markers, logs, stored results); nil keeps nothing.
-	Reports *nodejob.FileStore
+	Reports *reports.FileStore
 	// Metrics holds the result gauges, kept in step with the runs; nil exports nothing.
 	Metrics *nodemetrics.Registry
 	// Logs reads pod logs for savePodLogs; nil uses the pods/log subresource.

@@ -27,7 +27,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
-	"github.com/jobkeeper/jobkeeper/internal/results/nodejob"
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 )
 
 // EventPodLogSaveFailed is the Warning event on a run whose pod logs could not be saved (NJ-31).
@@ -66,8 +66,8 @@ func (r *NodeJobRunReconciler) saveLogs(ctx context.Context, run *batchv1alpha1.
 	if !run.Spec.SavePodLogs || n.LogsSaved || r.Reports == nil || r.Logs == nil {
 		return
 	}
-	limit := nodejob.LimitsOf(run).MaxLogSize
-	loc := nodejob.LocationOf(run)
+	limit := reports.LimitsOf(run).MaxLogSize
+	loc := reports.LocationOf(run)
 	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
 		if err := r.saveLog(ctx, loc, n.Name, pod, c.Name, limit); err != nil {
 			logf.FromContext(ctx).Error(err, "saving pod logs", "pod", pod.Name, "container", c.Name)
@@ -79,7 +79,7 @@ func (r *NodeJobRunReconciler) saveLogs(ctx context.Context, run *batchv1alpha1.
 	n.LogsSaved = true
 }
 
-func (r *NodeJobRunReconciler) saveLog(ctx context.Context, loc nodejob.RunLocation, node string, pod *corev1.Pod,
+func (r *NodeJobRunReconciler) saveLog(ctx context.Context, loc reports.RunLocation, node string, pod *corev1.Pod,
 	container string, limit int64) error {
 	data, err := r.Logs.ReadLog(ctx, pod.Namespace, pod.Name, container, limit+1)
 	if err != nil {
@@ -99,7 +99,7 @@ func (r *NodeJobRunReconciler) forgetRun(namespace, name string) error {
 	if r.Reports == nil {
 		return nil
 	}
-	_, err := r.Reports.RemoveOrphans(func(m nodejob.RunMarker) bool { return m.Namespace != namespace || m.Run != name })
+	_, err := r.Reports.RemoveOrphans(func(m reports.RunMarker) bool { return m.Namespace != namespace || m.Run != name })
 	return err
 }
 
@@ -114,7 +114,7 @@ func (r *NodeJobRunReconciler) removeOrphanReports(ctx context.Context) error {
 	for _, run := range runs.Items {
 		uids[run.Namespace+"/"+run.Name+"/"+string(run.UID)] = true
 	}
-	removed, err := r.Reports.RemoveOrphans(func(m nodejob.RunMarker) bool {
+	removed, err := r.Reports.RemoveOrphans(func(m reports.RunMarker) bool {
 		return uids[m.Namespace+"/"+m.Run+"/"+string(m.UID)]
 	})
 	logf.FromContext(ctx).Info("removed the reports of deleted runs", "count", removed)
@@ -126,5 +126,5 @@ func (r *NodeJobRunReconciler) writeMarker(run *batchv1alpha1.NodeJobRun) error 
 	if r.Reports == nil {
 		return nil
 	}
-	return r.Reports.WriteRunMarker(nodejob.LocationOf(run), run.UID)
+	return r.Reports.WriteRunMarker(reports.LocationOf(run), run.UID)
 }

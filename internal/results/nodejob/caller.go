@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/results"
 	"github.com/jobkeeper/jobkeeper/internal/results/wire"
 )
@@ -48,7 +49,7 @@ type Target struct {
 	// NodeStatus is the run's entry for the node.
 	NodeStatus batchv1alpha1.NodeJobRunNode
 	// Location is the run's report directory.
-	Location RunLocation
+	Location reports.RunLocation
 	// Limits are the run's result limits.
 	Limits Limits
 }
@@ -109,7 +110,7 @@ func (a *Authorizer) Authorize(ctx context.Context, caller results.Caller, node,
 		Run:        run,
 		Node:       node,
 		NodeStatus: *entry,
-		Location:   LocationOf(run),
+		Location:   reports.LocationOf(run),
 		Limits:     LimitsOf(run),
 	}, nil
 }

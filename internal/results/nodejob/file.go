@@ -26,37 +26,18 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/results"
 )
 
 // MaxFileNameBytes is the longest stored file name.
-const MaxFileNameBytes = 200
+const MaxFileNameBytes = reports.MaxFileNameBytes
 
 // SanitizeFileName turns a client-supplied file name into a stored name
-// (NJ-29): backslashes become slashes, only the last path element is kept,
-// and every character outside [A-Za-z0-9._-] becomes "_". A name that ends up
-// empty, "." or "..", or longer than MaxFileNameBytes, is 400.
+// (NJ-29), as reports.SanitizeFileName does; a name it refuses is 400.
 func SanitizeFileName(name string) (string, error) {
-	name = strings.ReplaceAll(name, `\`, "/")
-	name = strings.TrimRight(name, "/")
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		name = name[i+1:]
-	}
-	var b strings.Builder
-	b.Grow(len(name))
-	for _, r := range name {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	out := b.String()
-	if out == "" || out == "." || out == ".." || len(out) > MaxFileNameBytes {
-		return "", results.BadRequest("invalid file name %q", truncate(name))
-	}
-	return out, nil
+	out, err := reports.SanitizeFileName(name)
+	return out, fromStore(err)
 }
 
 // Receiver takes the files of an upload one by one.

@@ -19,6 +19,7 @@ package nodejob
 import (
 	"bytes"
 	"errors"
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -137,12 +138,12 @@ func FuzzReadUpload(f *testing.F) {
 	f.Add("", "multipart/form-data; boundary=b", "", []byte("--b\r\nbroken"))
 
 	dir := f.TempDir()
-	s, err := NewFileStore(dir)
+	s, err := reports.NewFileStore(dir)
 	if err != nil {
 		f.Fatal(err)
 	}
 	filesDir := filepath.Join(dir, "ns", "nj", "nj-1", "nodes", "n", "files")
-	lim := FileLimits{MaxFileSize: 1 << 10, MaxFilesPerNode: 1000, MaxRunStorage: 1 << 30}
+	lim := reports.FileLimits{MaxFileSize: 1 << 10, MaxFilesPerNode: 1000, MaxRunStorage: 1 << 30}
 	f.Fuzz(func(t *testing.T, query, contentType, disposition string, body []byte) {
 		r := httptest.NewRequest(http.MethodPost, "/f", bytes.NewReader(body))
 		r.URL.RawQuery = query
@@ -153,9 +154,10 @@ func FuzzReadUpload(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer up.Abort()
-		names, err := ReadUpload(r, up, func() string { return "gen" })
+		names, err := ReadUpload(r, storeReceiver{up}, func() string { return "gen" })
 		if err == nil {
 			_, err = up.Commit()
+			err = fromStore(err)
 		}
 		if err != nil {
 			if c := answerCode(t, err); c != 400 && c != 413 {
@@ -172,7 +174,7 @@ func FuzzReadUpload(f *testing.F) {
 			if err != nil || d.IsDir() {
 				return err
 			}
-			if filepath.Dir(p) != filesDir && !strings.HasPrefix(p, filepath.Join(dir, tmpDirName)) {
+			if filepath.Dir(p) != filesDir && !strings.HasPrefix(p, filepath.Join(dir, ".jobkeeper-tmp")) {
 				t.Fatalf("file outside the files directory: %s", p)
 			}
 			return nil

@@ -20,16 +20,11 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
-	"io/fs"
 	"mime"
 	"net/http"
-	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -37,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/results"
 )
 
@@ -63,21 +59,12 @@ const (
 )
 
 // ReportEntry is one entry of a directory listing of the read route.
-type ReportEntry struct {
-	// Name is the file or directory name.
-	Name string `json:"name"`
-	// Size is the size of a file in bytes; 0 for a directory.
-	Size int64 `json:"size"`
-	// ModTime is the last modification time.
-	ModTime time.Time `json:"modTime"`
-	// Dir is true for a directory.
-	Dir bool `json:"dir"`
-}
+type ReportEntry = reports.Entry
 
 // ReadOptions configure the read route.
 type ReadOptions struct {
 	// Store is the file store to read from; required.
-	Store *FileStore
+	Store *reports.FileStore
 	// RunReader lists NodeJobRuns to resolve "latest"; NewReports uses the manager's cached client.
 	RunReader client.Reader
 	// Reviewer creates SubjectAccessReviews; NewReports uses the manager's client.
@@ -115,7 +102,7 @@ func NewReports(mgr manager.Manager, opts ReadOptions) (*Reports, error) {
 
 // ReportsFamily returns the read route over store, leader-only, with the
 // manager's client and cache, for the results server. It panics without a store.
-func ReportsFamily(mgr manager.Manager, store *FileStore) results.Family {
+func ReportsFamily(mgr manager.Manager, store *reports.FileStore) results.Family {
 	r, err := NewReports(mgr, ReadOptions{Store: store})
 	if err != nil {
 		panic(err)
@@ -180,7 +167,7 @@ func (r *Reports) read(ctx context.Context, req *results.Request) (*results.Resp
 	} else if err := r.authorize(ctx, req, ns, run); err != nil {
 		return nil, err
 	}
-	return r.opts.Store.serve(RunLocation{Namespace: ns, NodeJob: nj, Run: run}, rest)
+	return serve(r.opts.Store, reports.RunLocation{Namespace: ns, NodeJob: nj, Run: run}, rest)
 }
 
 // authorize checks get on nodejobruns/reports in ns for run (any run when empty).
@@ -213,132 +200,32 @@ func (r *Reports) latest(ctx context.Context, ns, nj string) (string, error) {
 		)
 	})
 	for i := range runs {
-		if r.opts.Store.hasRunDir(LocationOf(&runs[i])) {
+		if r.opts.Store.HasRun(reports.LocationOf(&runs[i])) {
 			return runs[i].Name, nil
 		}
 	}
 	return "", nil
 }
 
-// hasRunDir reports whether the report directory of a run exists.
-func (s *FileStore) hasRunDir(loc RunLocation) bool {
-	runRel, err := loc.rel()
+// serve answers a read of rest inside a run's report directory: a JSON list of
+// entries for a directory, the bytes of a file.
+func serve(store *reports.FileStore, loc reports.RunLocation, rest string) (*results.Response, error) {
+	o, err := store.Open(loc, rest)
 	if err != nil {
-		return false
+		return nil, fromStore(err)
 	}
-	_, dir, err := s.lstatChain(runRel)
-	return err == nil && dir
-}
-
-// lstatChain checks every element of rel from the root down without following
-// symbolic links. It returns the information of the last one, whether it is a
-// directory, and 404 when an element is missing, a symbolic link, or neither a
-// directory nor (the last one) a regular file.
-func (s *FileStore) lstatChain(rel string) (fs.FileInfo, bool, error) {
-	elems := strings.Split(filepath.ToSlash(rel), "/")
-	var info fs.FileInfo
-	for i := range elems {
-		var err error
-		info, err = s.root.Lstat(filepath.FromSlash(path.Join(elems[:i+1]...)))
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) {
-			return nil, false, results.NotFound("no such report file or directory")
-		}
-		if err != nil {
-			return nil, false, fmt.Errorf("reading report path: %w", err)
-		}
-		last := i == len(elems)-1
-		if !info.IsDir() && (!last || !info.Mode().IsRegular()) {
-			return nil, false, results.NotFound("no such report file or directory")
-		}
+	if o.File == nil {
+		return results.OK(o.Entries), nil
 	}
-	return info, info.IsDir(), nil
-}
-
-// serve answers a read of rest (a clean slash-separated path, "" for the run
-// directory itself) inside a run's report directory.
-func (s *FileStore) serve(loc RunLocation, rest string) (*results.Response, error) {
-	runRel, err := loc.rel()
-	if err != nil {
-		return nil, results.NotFound("no such report")
-	}
-	rel, err := s.readPath(runRel, rest)
-	if err != nil {
-		return nil, err
-	}
-	info, dir, err := s.lstatChain(rel)
-	if err != nil {
-		return nil, err
-	}
-	if dir {
-		entries, err := s.list(rel)
-		if err != nil {
-			return nil, err
-		}
-		return results.OK(entries), nil
-	}
-	f, err := s.root.Open(rel)
-	if err != nil {
-		return nil, results.NotFound("no such report file or directory")
-	}
-	opened, err := f.Stat()
-	if err != nil || !os.SameFile(info, opened) {
-		// Replaced between the checks and the open; do not serve what is there now.
-		_ = f.Close()
-		return nil, results.NotFound("no such report file or directory")
-	}
-	name := filepath.Base(rel)
 	return &results.Response{
-		Content:       f,
-		ContentLength: opened.Size(),
+		Content:       o.File,
+		ContentLength: o.Info.Size(),
 		Header: http.Header{
-			"Content-Type":        {contentTypeOf(name)},
-			"Content-Disposition": {mime.FormatMediaType("attachment", map[string]string{"filename": name})},
-			"Last-Modified":       {opened.ModTime().UTC().Format(http.TimeFormat)},
+			"Content-Type":        {contentTypeOf(o.Name)},
+			"Content-Disposition": {mime.FormatMediaType("attachment", map[string]string{"filename": o.Name})},
+			"Last-Modified":       {o.Info.ModTime().UTC().Format(http.TimeFormat)},
 		},
 	}, nil
-}
-
-// readPath joins a run directory and a path inside it and checks, after
-// cleaning, that the result stays inside the run directory.
-func (s *FileStore) readPath(runRel, rest string) (string, error) {
-	if strings.ContainsAny(rest, "\\\x00") {
-		return "", results.BadRequest("invalid report path")
-	}
-	base := filepath.Clean(filepath.Join(s.dir, runRel))
-	target := filepath.Clean(filepath.Join(base, filepath.FromSlash(rest)))
-	rel, err := filepath.Rel(base, target)
-	if err != nil || filepath.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return "", results.BadRequest("invalid report path")
-	}
-	if rel == "." {
-		return runRel, nil
-	}
-	return filepath.Join(runRel, rel), nil
-}
-
-// list returns the regular files and directories of a directory, by name.
-func (s *FileStore) list(rel string) ([]ReportEntry, error) {
-	entries, err := fs.ReadDir(s.root.FS(), filepath.ToSlash(rel))
-	if err != nil {
-		return nil, fmt.Errorf("listing report directory: %w", err)
-	}
-	out := make([]ReportEntry, 0, len(entries))
-	for _, e := range entries {
-		if !e.IsDir() && !e.Type().IsRegular() {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil {
-			continue
-		}
-		entry := ReportEntry{Name: e.Name(), ModTime: info.ModTime().UTC(), Dir: e.IsDir()}
-		if !entry.Dir {
-			entry.Size = info.Size()
-		}
-		out = append(out, entry)
-	}
-	slices.SortFunc(out, func(a, b ReportEntry) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
 }
 
 // contentTypeOf is the Content-Type of a served file (nodejob.md §1.8).

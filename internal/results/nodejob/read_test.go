@@ -22,20 +22,50 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/results"
 )
 
+var testLoc = reports.RunLocation{Namespace: "ns", NodeJob: "nj", Run: "nj-1"}
+
+func newStore(t *testing.T) *reports.FileStore {
+	t.Helper()
+	s, err := reports.NewFileStore(filepath.Join(t.TempDir(), "reports"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func upload(t *testing.T, s *reports.FileStore, node string, limits reports.FileLimits, files ...[2]string) error {
+	t.Helper()
+	up, err := s.Begin(testLoc, node, limits)
+	if err != nil {
+		return err
+	}
+	defer up.Abort()
+	for _, f := range files {
+		if err := up.Add(f[0], strings.NewReader(f[1])); err != nil {
+			return err
+		}
+	}
+	_, err = up.Commit()
+	return err
+}
+
 // newServeStore returns a store with a result, a file and symbolic links to
 // outside the run directory and outside the root.
-func newServeStore(t *testing.T) *FileStore {
+func newServeStore(t *testing.T) *reports.FileStore {
 	t.Helper()
 	s := newStore(t)
 	if err := s.PutResult(testLoc, "node-a", []byte(`{"a":[]}`), 1<<20); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := upload(t, s, "node-a", FileLimits{MaxFileSize: 100, MaxFilesPerNode: 5, MaxRunStorage: 1000},
+	if err := upload(t, s, "node-a", reports.FileLimits{MaxFileSize: 100, MaxFilesPerNode: 5, MaxRunStorage: 1000},
 		[2]string{"test.txt", "hello"}); err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +84,7 @@ func newServeStore(t *testing.T) *FileStore {
 
 func TestFileStoreServe(t *testing.T) {
 	s := newServeStore(t)
-	resp, err := s.serve(testLoc, "nodes/node-a/files/test.txt")
+	resp, err := serve(s, testLoc, "nodes/node-a/files/test.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,17 +94,17 @@ func TestFileStoreServe(t *testing.T) {
 		resp.Header.Get("Content-Disposition") != "attachment; filename=test.txt" {
 		t.Fatalf("file: %q %d %v", body, resp.ContentLength, resp.Header)
 	}
-	resp, err = s.serve(testLoc, "nodes/node-a/result.json")
+	resp, err = serve(s, testLoc, "nodes/node-a/result.json")
 	if err != nil || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("result.json: %v %v", err, resp)
 	}
 	_ = resp.Content.(io.Closer).Close()
 
-	resp, err = s.serve(testLoc, "nodes/node-a")
+	resp, err = serve(s, testLoc, "nodes/node-a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries := resp.Body.([]ReportEntry)
+	entries := resp.Body.([]reports.Entry)
 	if len(entries) != 2 || entries[0].Name != "files" || !entries[0].Dir || entries[1].Name != "result.json" ||
 		entries[1].Size != 8 {
 		t.Fatalf("listing without symbolic links: %+v", entries)
@@ -87,16 +117,16 @@ func TestFileStoreServeRefuses(t *testing.T) {
 		"../x", "nodes/../../x", "/etc/passwd", "nodes/node-a/files/link", "nodes/node-a/dirlink/nj/nj-1",
 		"nodes/node-a/files/missing", "nodes/node-a\\..\\..", "nodes/node-b",
 	} {
-		_, err := s.serve(testLoc, rest)
+		_, err := serve(s, testLoc, rest)
 		e, ok := errors.AsType[*results.Error](err)
 		if !ok || (e.Code != http.StatusNotFound && e.Code != http.StatusBadRequest) {
 			t.Errorf("%q: %v, want 400 or 404", rest, err)
 		}
 	}
-	if _, err := s.serve(RunLocation{Namespace: "ns", NodeJob: "..", Run: "nj-1"}, ""); err == nil {
+	if _, err := serve(s, reports.RunLocation{Namespace: "ns", NodeJob: "..", Run: "nj-1"}, ""); err == nil {
 		t.Error("a location with .. was served")
 	}
-	if !s.hasRunDir(testLoc) || s.hasRunDir(RunLocation{Namespace: "ns", NodeJob: "nj", Run: "nj-2"}) {
+	if !s.HasRun(testLoc) || s.HasRun(reports.RunLocation{Namespace: "ns", NodeJob: "nj", Run: "nj-2"}) {
 		t.Error("hasRunDir")
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/results"
 	"github.com/jobkeeper/jobkeeper/internal/results/wire"
 )
@@ -55,15 +56,17 @@ type Sink interface {
 	// Result stores a node's result: result.json (see FileStore.PutResult), the node's series, and
 	// resultReceived/resultTime in the run status.
 	Result(ctx context.Context, t *Target, r *Result) error
-	// FilesStored records files that the FileStore has just written (node files and run storageBytes).
-	FilesStored(ctx context.Context, t *Target, files []StoredFile) error
+	// FilesStored records files that the report store has just written (node files and run storageBytes).
+	FilesStored(ctx context.Context, t *Target, files []reports.StoredFile) error
 	// Event creates the Event regarding the pod, related to the run.
 	Event(ctx context.Context, t *Target, e *Event) error
 }
 
 // Options configure the NodeJob routes.
 type Options struct {
-	// ReportDir is the report root; DefaultReportDir when empty.
+	// Store is the report store; when nil, one is opened at ReportDir.
+	Store *reports.FileStore
+	// ReportDir is the report root when Store is nil; DefaultReportDir when empty.
 	ReportDir string
 	// Sink receives validated reports. Without one, every route answers 503.
 	Sink Sink
@@ -95,7 +98,7 @@ type Options struct {
 type Routes struct {
 	opts  Options
 	auth  *Authorizer
-	store *FileStore
+	store *reports.FileStore
 }
 
 // New creates the NodeJob routes with the manager's readers.
@@ -123,9 +126,12 @@ func NewRoutes(opts Options) (*Routes, error) {
 	if opts.MaxFileRequestBytes == 0 {
 		opts.MaxFileRequestBytes = DefaultMaxFileRequestBytes
 	}
-	store, err := NewFileStore(opts.ReportDir)
-	if err != nil {
-		return nil, err
+	store := opts.Store
+	if store == nil {
+		var err error
+		if store, err = reports.NewFileStore(opts.ReportDir); err != nil {
+			return nil, err
+		}
 	}
 	return &Routes{
 		opts:  opts,
@@ -136,7 +142,7 @@ func NewRoutes(opts Options) (*Routes, error) {
 
 // Store is the file store under the report root, for the Sink (result.json)
 // and for run cleanup.
-func (r *Routes) Store() *FileStore {
+func (r *Routes) Store() *reports.FileStore {
 	return r.store
 }
 
@@ -220,7 +226,7 @@ func (r *Routes) result(ctx context.Context, req *results.Request) (*results.Res
 		return nil, t, err
 	}
 	if err := r.opts.Sink.Result(ctx, t, res); err != nil {
-		return nil, t, err
+		return nil, t, fromStore(err)
 	}
 	return results.OK(wire.ResultResponse{Accepted: len(res.Series)}), t, nil
 }
@@ -230,21 +236,21 @@ func (r *Routes) file(ctx context.Context, req *results.Request) (*results.Respo
 	if err != nil {
 		return nil, t, err
 	}
-	up, err := r.store.Begin(t.Location, t.Node, FileLimitsOf(t.Limits))
+	up, err := r.store.Begin(t.Location, t.Node, reports.FileLimitsOf(t.Limits))
 	if err != nil {
-		return nil, t, err
+		return nil, t, fromStore(err)
 	}
 	defer up.Abort()
-	names, err := ReadUpload(req.HTTP, up, r.opts.NewFileName)
+	names, err := ReadUpload(req.HTTP, storeReceiver{up}, r.opts.NewFileName)
 	if err != nil {
 		return nil, t, err
 	}
 	stored, err := up.Commit()
 	if err != nil {
-		return nil, t, err
+		return nil, t, fromStore(err)
 	}
 	if err := r.opts.Sink.FilesStored(ctx, t, stored); err != nil {
-		return nil, t, err
+		return nil, t, fromStore(err)
 	}
 	return results.OK(wire.FilesResponse{Files: names}), t, nil
 }
@@ -268,7 +274,7 @@ func (r *Routes) event(ctx context.Context, req *results.Request) (*results.Resp
 			t.Node, t.Limits.MaxEventsPerNode, t.Run.Name)
 	}
 	if err := r.opts.Sink.Event(ctx, t, ev); err != nil {
-		return nil, t, err
+		return nil, t, fromStore(err)
 	}
 	return results.OK(struct{}{}), t, nil
 }

@@ -14,9 +14,10 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package nodejob
+package reports
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -106,7 +107,7 @@ func TestUploadStoresAndOverwrites(t *testing.T) {
 	}
 	// A third file is over maxFilesPerNode; nothing of that upload is kept.
 	_, err = upload(t, s, "node-a", lim, [2]string{"a.txt", "x"}, [2]string{"c.txt", "x"})
-	wantError(t, err, 413, "maxFilesPerNode")
+	wantError(t, err, ErrTooLarge, "maxFilesPerNode")
 	data, _ = os.ReadFile(filepath.Join(s.Dir(), "ns/nj/nj-1/nodes/node-a/files/a.txt"))
 	if string(data) != "123456789" {
 		t.Fatalf("a.txt changed by a rejected upload: %q", data)
@@ -124,11 +125,11 @@ func TestUploadLimits(t *testing.T) {
 	s := newStore(t)
 	lim := FileLimits{MaxFileSize: 5, MaxFilesPerNode: 3, MaxRunStorage: 8}
 	_, err := upload(t, s, "n", lim, [2]string{"a", "123"}, [2]string{"big", "123456"})
-	wantError(t, err, 413, "maxFileSize")
+	wantError(t, err, ErrTooLarge, "maxFileSize")
 	_, err = upload(t, s, "n", lim, [2]string{"a", "12345"}, [2]string{"b", "12345"})
-	wantError(t, err, 413, "maxRunStorage")
+	wantError(t, err, ErrTooLarge, "maxRunStorage")
 	_, err = upload(t, s, "n", lim, [2]string{"a", "1"}, [2]string{"b", "1"}, [2]string{"c", "1"}, [2]string{"d", "1"})
-	wantError(t, err, 413, "maxFilesPerNode")
+	wantError(t, err, ErrTooLarge, "maxFilesPerNode")
 	if got := tree(t, s.Dir()); len(got) != 0 {
 		t.Fatalf("rejected uploads left %v", got)
 	}
@@ -137,7 +138,7 @@ func TestUploadLimits(t *testing.T) {
 	}
 	// Run storage counts what is already there, across nodes.
 	_, err = upload(t, s, "m", lim, [2]string{"b", "1234"})
-	wantError(t, err, 413, "maxRunStorage")
+	wantError(t, err, ErrTooLarge, "maxRunStorage")
 	// A new store (a restart or a failover) counts from disk.
 	s2, err := NewFileStore(s.Dir())
 	if err != nil {
@@ -145,7 +146,7 @@ func TestUploadLimits(t *testing.T) {
 	}
 	defer func() { _ = s2.Close() }()
 	_, err = upload(t, s2, "m", lim, [2]string{"b", "1234"})
-	wantError(t, err, 413, "maxRunStorage")
+	wantError(t, err, ErrTooLarge, "maxRunStorage")
 	if u, _ := s2.Usage(testLoc); u != 5 {
 		t.Fatalf("usage after reopening %d, want 5", u)
 	}
@@ -156,11 +157,11 @@ func TestUploadRejectsUnsafeNames(t *testing.T) {
 	lim := FileLimits{MaxFileSize: 5, MaxFilesPerNode: 3, MaxRunStorage: 100}
 	for _, name := range []string{"../x", "..", ".", "", "a/b", `a\b`, "x y"} {
 		_, err := upload(t, s, "n", lim, [2]string{name, "1"})
-		wantError(t, err, 400, "invalid file name")
+		wantError(t, err, ErrInvalid, "invalid file name")
 	}
 	for _, node := range []string{"..", ".", "", "a/b"} {
 		_, err := s.Begin(testLoc, node, lim)
-		wantError(t, err, 400, "invalid node name")
+		wantError(t, err, ErrInvalid, "invalid node name")
 	}
 	for _, loc := range []RunLocation{{"..", "nj", "r"}, {"ns", "a/b", "r"}, {"ns", "nj", ""}} {
 		if _, err := s.Begin(loc, "n", lim); err == nil {
@@ -204,7 +205,7 @@ func TestPutResultAndRemoveRun(t *testing.T) {
 		t.Fatalf("result.json = %q", data)
 	}
 	err := s.PutResult(testLoc, "n", []byte(strings.Repeat("x", 101)), 100)
-	wantError(t, err, 413, "maxRunStorage")
+	wantError(t, err, ErrTooLarge, "maxRunStorage")
 	if u, _ := s.Usage(testLoc); u != 8 {
 		t.Fatalf("usage %d, want 8", u)
 	}
@@ -216,5 +217,13 @@ func TestPutResultAndRemoveRun(t *testing.T) {
 	}
 	if u, _ := s.Usage(testLoc); u != 0 {
 		t.Fatalf("usage after RemoveRun %d", u)
+	}
+}
+
+// wantError fails unless err is of kind and its message contains msg.
+func wantError(t *testing.T, err error, kind error, msg string) {
+	t.Helper()
+	if !errors.Is(err, kind) || !strings.Contains(err.Error(), msg) {
+		t.Fatalf("error = %v, want %v containing %q", err, kind, msg)
 	}
 }
