@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/results/nodejob"
 	"github.com/jobkeeper/jobkeeper/internal/results/wire"
 )
@@ -103,6 +104,12 @@ var _ = Describe("NodeJob routes", func() {
 		Expect(post(reportPath("node-a", executionID, "result"), token2, exampleResult)).To(haveCode(403, "Forbidden"))
 		Expect(post(reportPath("node-a", executionID2, "result"), token2, exampleResult)).To(haveCode(200))
 
+		By("a pod named, annotated and controlled like the run's pod for a node, which the operator did not create")
+		fake := createUnrecordedNodePod(run, "node-b")
+		Expect(post(reportPath("node-b", executionID, "result"), tokenFor(fake, ns, audience), exampleResult)).
+			To(haveCode(403, "Forbidden"))
+		Expect(njSink.seriesOf(fake)).To(BeEmpty())
+
 		By("a pod that no NodeJobRun controls")
 		bare := createPod(ns, "bare", nil, run.GroupVersionKind(), nil)
 		Expect(post(reportPath("node-a", executionID, "result"), tokenFor(bare, ns, audience), exampleResult)).
@@ -136,8 +143,11 @@ var _ = Describe("NodeJob routes", func() {
 	It("answers 404 when the run is gone and 409 when the node's outcome is final", func() {
 		podB := createNodePod(run, "node-b")
 		tokenB := tokenFor(podB, ns, audience)
-		run.Status.Nodes[1].Phase = batchv1alpha1.NodeJobRunNodePhaseSucceeded
-		Expect(k8sClient.Status().Update(ctx, run)).To(Succeed())
+		_, err := njRoutes.Store().UpdateNode(reports.LocationOf(run), "node-b", func(rec *reports.NodeRecord) error {
+			rec.Phase = batchv1alpha1.NodeJobRunNodePhaseSucceeded
+			return nil
+		})
+		Expect(err).NotTo(HaveOccurred())
 		Eventually(func() answer { return post(reportPath("node-b", executionID, "result"), tokenB, exampleResult) }).
 			Should(haveCode(409, "RunFinished"))
 		Expect(post(reportPath("node-a", executionID, "result"), token, exampleResult)).To(haveCode(200))
@@ -212,12 +222,18 @@ var _ = Describe("NodeJob routes", func() {
 			filepath.Join(dir, "z.txt"), filepath.Join(dir, "generated.txt")))
 	})
 
-	It("answers 400 for invalid bodies (NJ-X14, NJ-X15, NJ-X16, NJ-X22, NJ-X23)", func() {
+	It("ignores and counts items with undeclared suffixes or labels (NJ-X16)", func() {
+		a := post(reportPath("node-a", executionID, "result"), token,
+			`{"nope":[{"value":1}],"test":[{"value":2,"labels":{"zz":"1"}},{"value":3}]}`)
+		Expect(a).To(haveCode(200))
+		Expect(a.Body).To(MatchJSON(`{"accepted":1,"ignored":2,"ignoredSuffixes":["nope"],"ignoredLabels":["zz"]}`))
+		Expect(njSink.seriesOf(podA)).To(HaveLen(1))
+	})
+
+	It("answers 400 for invalid bodies (NJ-X14, NJ-X15, NJ-X22, NJ-X23)", func() {
 		for body, msg := range map[string]string{
 			`null`: "JSON object", `[]`: "JSON object", `{"test":[{"value":"x"}]}`: "number",
 			`{"test":[{"value":1}]} x`: "after", `{}`: "results must not be empty",
-			`{"nope":[{"value":1}]}`:                     `undeclared metric suffix "nope"`,
-			`{"test":[{"value":1,"labels":{"zz":"1"}}]}`: `undeclared label "zz" for metric "test"`,
 		} {
 			a := post(reportPath("node-a", executionID, "result"), token, body)
 			Expect(a).To(haveCode(400, "InvalidRequest"), body)

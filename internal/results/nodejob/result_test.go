@@ -102,8 +102,9 @@ func TestParseResultRejects(t *testing.T) {
 		{name: "labels a list", body: `{"test":[{"value":1,"labels":["a"]}]}`, code: 400, msg: "object of strings"},
 		{name: "invalid JSON", body: `{"test":[{"value":1}`, code: 400, msg: "invalid JSON"},
 		{name: "empty", body: `{}`, code: 400, msg: "results must not be empty"},
-		{name: "undeclared suffix", body: `{"test":[{"value":1}],"zzz":[{"value":1}]}`, code: 400, msg: `undeclared metric suffix "zzz"`},
-		{name: "undeclared label", body: `{"test":[{"value":1,"labels":{"label_c":"x"}}]}`, code: 400, msg: `undeclared label "label_c" for metric "test"`},
+		{name: "labels a string", body: `{"test":[{"value":1,"labels":"x"}]}`, code: 400, msg: "object of strings"},
+		{name: "cut off in labels", body: `{"test":[{"value":1,"labels":{"label_a":`, code: 400, msg: "invalid JSON"},
+		{name: "empty body", body: ``, code: 400, msg: "JSON object"},
 		{name: "long label", body: `{"test":[{"value":1,"labels":{"label_a":"` + long + `"}}]}`, code: 400, msg: "longer than 128 bytes"},
 		{name: "invalid UTF-8 label", body: "{\"test\":[{\"value\":1,\"labels\":{\"label_a\":\"\xff\"}}]}", code: 400, msg: "valid UTF-8"},
 		{name: "too many series", body: `{"test":[{"value":1},{"value":2}],"other":[{"value":1},{"value":2}]}`, code: 413, msg: "maxSeriesPerNode is 3"},
@@ -116,14 +117,51 @@ func TestParseResultRejects(t *testing.T) {
 	}
 }
 
-func TestParseResultCheckOrder(t *testing.T) {
-	// An undeclared suffix is reported before an undeclared label, and both before the series count.
-	body := `{"test":[{"value":1,"labels":{"zz":"x"}},{"value":1},{"value":1},{"value":1}],"aaa":[{"value":1}]}`
-	_, err := ParseResult([]byte(body), testResultSpec())
-	wantError(t, err, 400, `undeclared metric suffix "aaa"`)
-	body = `{"test":[{"value":1,"labels":{"zz":"x"}},{"value":1},{"value":1},{"value":1}]}`
-	_, err = ParseResult([]byte(body), testResultSpec())
-	wantError(t, err, 400, `undeclared label "zz"`)
+func TestParseResultIgnoresUndeclared(t *testing.T) {
+	// NJ-X16: items of undeclared suffixes and items with undeclared labels are ignored and counted; they do not
+	// count against maxSeriesPerNode, and their label values are not checked.
+	body := `{"test":[{"value":1,"labels":{"zz":"x"}},{"value":2,"labels":{"label_a":"a"}},{"value":3,"labels":{"zz":"` +
+		strings.Repeat("y", 200) + `"}}],"aaa":[{"value":1},{"value":2},{"value":3}],"other":[{"value":4}]}`
+	res, err := ParseResult([]byte(body), testResultSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Series) != 2 || res.Series[0].Suffix != "other" || res.Series[1].Value != 2 {
+		t.Fatalf("series = %+v", res.Series)
+	}
+	want := map[string]int{IgnoredUndeclaredSuffix: 3, IgnoredUndeclaredLabel: 2}
+	if diff := cmp.Diff(want, res.Ignored); diff != "" {
+		t.Errorf("ignored (-want +got):\n%s", diff)
+	}
+	if res.IgnoredItems() != 5 {
+		t.Errorf("IgnoredItems = %d, want 5", res.IgnoredItems())
+	}
+	if diff := cmp.Diff([]string{"aaa"}, res.IgnoredSuffixes); diff != "" {
+		t.Errorf("ignored suffixes (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"zz"}, res.IgnoredLabels); diff != "" {
+		t.Errorf("ignored labels (-want +got):\n%s", diff)
+	}
+
+	// Only undeclared items: accepted with no series.
+	res, err = ParseResult([]byte(`{"zzz":[{"value":1}]}`), testResultSpec())
+	if err != nil || len(res.Series) != 0 || res.Ignored[IgnoredUndeclaredSuffix] != 1 {
+		t.Fatalf("only undeclared items: %+v, %v", res, err)
+	}
+	// Syntax is still checked in ignored items.
+	_, err = ParseResult([]byte(`{"zzz":[{"value":"x"}]}`), testResultSpec())
+	wantError(t, err, 400, "value must be a number")
+}
+
+func TestParseResultDuplicateSuffixLastWins(t *testing.T) {
+	body := `{"test":[{"value":1},{"value":2},{"value":3}],"test":[{"value":4}],"other":[{"value":5},{"value":6}]}`
+	res, err := ParseResult([]byte(body), testResultSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Series) != 3 || res.Series[2].Value != 4 {
+		t.Fatalf("series = %+v", res.Series)
+	}
 }
 
 func TestNodeHashAndPodName(t *testing.T) {

@@ -53,8 +53,8 @@ const (
 // MetricConflict, 429 for the event quota, 503 for API failures); they must
 // be safe for concurrent use.
 type Sink interface {
-	// Result stores a node's result: result.json (see FileStore.PutResult), the node's series, and
-	// resultReceived/resultTime in the run status.
+	// Result stores a node's result durably (result.json and the node's record) and its series; it
+	// returns only once the result is durable.
 	Result(ctx context.Context, t *Target, r *Result) error
 	// FilesStored records files that the report store has just written (node files and run storageBytes).
 	FilesStored(ctx context.Context, t *Target, files []reports.StoredFile) error
@@ -134,8 +134,9 @@ func NewRoutes(opts Options) (*Routes, error) {
 		}
 	}
 	return &Routes{
-		opts:  opts,
-		auth:  &Authorizer{Pods: results.NewPodReader(opts.PodReader, opts.PodCacheTTL, nil), RunReader: opts.RunReader},
+		opts: opts,
+		auth: &Authorizer{Pods: results.NewPodReader(opts.PodReader, opts.PodCacheTTL, nil), RunReader: opts.RunReader,
+			Store: store},
 		store: store,
 	}, nil
 }
@@ -217,18 +218,20 @@ func (r *Routes) result(ctx context.Context, req *results.Request) (*results.Res
 	if err != nil {
 		return nil, t, err
 	}
-	body, err := io.ReadAll(io.LimitReader(req.HTTP.Body, t.Limits.MaxResultSize+1))
+	if n := req.HTTP.ContentLength; n > t.Limits.MaxResultSize {
+		return nil, t, results.TooLarge("result of %d bytes exceeds maxResultSize (%d bytes)", n, t.Limits.MaxResultSize)
+	}
+	// Read while parsing, so that the first excess stops the read.
+	res, err := ReadResult(req.HTTP.Body, ResultSpecFor(t.Run, t.Node))
 	if err != nil {
 		return nil, t, readError(err)
-	}
-	res, err := ParseResult(body, ResultSpecFor(t.Run, t.Node))
-	if err != nil {
-		return nil, t, err
 	}
 	if err := r.opts.Sink.Result(ctx, t, res); err != nil {
 		return nil, t, fromStore(err)
 	}
-	return results.OK(wire.ResultResponse{Accepted: len(res.Series)}), t, nil
+	countIgnored(t.Run.Namespace, t.Run.Spec.NodeJobName, res)
+	return results.OK(wire.ResultResponse{Accepted: len(res.Series), Ignored: res.IgnoredItems(),
+		IgnoredSuffixes: res.IgnoredSuffixes, IgnoredLabels: res.IgnoredLabels}), t, nil
 }
 
 func (r *Routes) file(ctx context.Context, req *results.Request) (*results.Response, *Target, error) {
@@ -268,7 +271,7 @@ func (r *Routes) event(ctx context.Context, req *results.Request) (*results.Resp
 	if err != nil {
 		return nil, t, err
 	}
-	if int(t.NodeStatus.Events) >= t.Limits.MaxEventsPerNode {
+	if t.Record.Events >= t.Limits.MaxEventsPerNode {
 		// No Retry-After: the quota does not refill during the run.
 		return nil, t, results.TooManyRequests(0, "node %q has sent maxEventsPerNode (%d) events in run %s",
 			t.Node, t.Limits.MaxEventsPerNode, t.Run.Name)

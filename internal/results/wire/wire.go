@@ -143,6 +143,12 @@ type ResultRequest map[string][]ResultItem
 type ResultResponse struct {
 	// Accepted is the number of series accepted.
 	Accepted int `json:"accepted"`
+	// Ignored is the number of items ignored because their suffix or one of their labels is not declared.
+	Ignored int `json:"ignored,omitempty"`
+	// IgnoredSuffixes names (up to 10) undeclared suffixes of ignored items.
+	IgnoredSuffixes []string `json:"ignoredSuffixes,omitempty"`
+	// IgnoredLabels names (up to 10) undeclared labels of ignored items.
+	IgnoredLabels []string `json:"ignoredLabels,omitempty"`
 }
 
 // FilesResponse is the answer to an accepted file upload.
