@@ -34,6 +34,7 @@ help: ## Display this help.
 .PHONY: manifests
 manifests: controller-gen ## Generate WebhookConfiguration, ClusterRole and CustomResourceDefinition objects.
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd:generateEmbeddedObjectMeta=true webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	go run ./hack/crd-immutable config/crd/bases/quarks.cloudfoundry.org_quarksjobs.yaml config/crd/bases/batch.cs.sap.com_reactivejobs.yaml config/crd/bases/batch.cs.sap.com_nodejobs.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate code containing DeepCopy, DeepCopyInto, and DeepCopyObject method implementations.
@@ -83,11 +84,15 @@ lint-config: golangci-lint ## Verify golangci-lint linter configuration.
 
 ##@ Build
 
+# VERSION is the version the binaries report (kubectl jobkeeper version); by default git's description of the tree.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+PLUGIN_LDFLAGS = -X github.com/jobkeeper/jobkeeper/internal/plugin.version=$(VERSION)
+
 .PHONY: build
-build: manifests generate fmt vet ## Build the manager and sidecar binaries.
+build: manifests generate fmt vet ## Build the manager and sidecar binaries and the kubectl plugin (reporting VERSION).
 	go build -o bin/manager ./cmd
 	go build -o bin/output-persist ./cmd/output-persist
-	go build -o bin/kubectl-jobkeeper ./cmd/kubectl-jobkeeper
+	go build -ldflags "$(PLUGIN_LDFLAGS)" -o bin/kubectl-jobkeeper ./cmd/kubectl-jobkeeper
 
 .PHONY: run
 run: manifests generate fmt vet envtest ## Run the manager: against $KUBECONFIG, or (as root) against the local cluster it brings up.

@@ -36,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
 	"github.com/jobkeeper/jobkeeper/internal/results/client"
 	"github.com/jobkeeper/jobkeeper/internal/results/wire"
 )
@@ -65,9 +66,10 @@ const (
 
 // Exit codes.
 const (
-	exitOK      = 0
-	exitFailed  = 1
-	exitTimeout = 2
+	exitOK       = 0
+	exitFailed   = 1
+	exitTimeout  = int(quarksv1alpha1.OutputPersistExitTimeout)
+	exitRejected = int(quarksv1alpha1.OutputPersistExitRejected)
 )
 
 // persistCommand is the optional first argument the operator passes.
@@ -159,6 +161,10 @@ func persist(ctx context.Context, cfg config, c *client.Client, stderr io.Writer
 		return exitTimeout
 	case err != nil:
 		_, _ = fmt.Fprintf(stderr, "output-persist: uploading: %v\n", err)
+		if apiErr, ok := errors.AsType[*client.APIError](err); ok && rejected(apiErr.Status) {
+			// Rejected: the Job's podFailurePolicy fails the run without running the workload again.
+			return exitRejected
+		}
 		return exitFailed
 	}
 	_, _ = fmt.Fprintf(stderr, "output-persist: persisted %d Secrets: %v\n", len(resp.Secrets), resp.Secrets)
@@ -198,4 +204,10 @@ func readFile(root string, f wire.WaitFile, stderr io.Writer) (file wire.OutputF
 		return wire.FileOutput(f.Container, f.File, data), true
 	}
 	return wire.FileOutput(f.Container, f.File, data), false
+}
+
+// rejected reports whether an answer refuses the output for good: a 4xx other
+// than 408 and 429, which ask to try again.
+func rejected(status int) bool {
+	return status >= 400 && status < 500 && status != 408 && status != 429
 }

@@ -140,7 +140,8 @@ func TestPersistReadsEveryFileOnce(t *testing.T) {
 }
 
 // A file over 1 MiB fails the upload (QJ-X18): only that file is sent, cut
-// just past the limit, and the sidecar reports it and exits 1 on the 413.
+// just past the limit, and the sidecar reports it and exits with the rejected
+// code on the 413, which the Job's podFailurePolicy turns into a failed Job at once.
 func TestPersistTooLarge(t *testing.T) {
 	cfg := testConfig(t)
 	dir := filepath.Join(cfg.root, "a")
@@ -158,8 +159,8 @@ func TestPersistTooLarge(t *testing.T) {
 			{Container: "a", File: "huge.json"}},
 	}}
 	var log strings.Builder
-	if code := persist(context.Background(), cfg, startFake(t, api), &log); code != exitFailed {
-		t.Fatalf("exit %d, want %d; log:\n%s", code, exitFailed, log.String())
+	if code := persist(context.Background(), cfg, startFake(t, api), &log); code != exitRejected {
+		t.Fatalf("exit %d, want %d; log:\n%s", code, exitRejected, log.String())
 	}
 	if api.posts.Load() != 1 {
 		t.Fatalf("%d posts, want 1", api.posts.Load())
@@ -194,8 +195,8 @@ func TestPersistWaitTimeout(t *testing.T) {
 func TestPersistRejected(t *testing.T) {
 	api := &fakeAPI{status: http.StatusBadRequest, wait: wire.WaitResponse{Files: []wire.WaitFile{{Container: "a", File: "x"}}}}
 	var log strings.Builder
-	if code := persist(context.Background(), testConfig(t), startFake(t, api), &log); code != exitFailed {
-		t.Fatalf("exit %d, want %d", code, exitFailed)
+	if code := persist(context.Background(), testConfig(t), startFake(t, api), &log); code != exitRejected {
+		t.Fatalf("exit %d, want %d", code, exitRejected)
 	}
 	if !strings.Contains(log.String(), "OutputInvalid") {
 		t.Errorf("log does not name the reason:\n%s", log.String())
@@ -209,5 +210,16 @@ func TestRunRejectsBadSettings(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"other"}, func(string) string { return "" }, io.Discard); code != exitFailed {
 		t.Fatalf("exit %d, want %d", code, exitFailed)
+	}
+}
+
+// An answer that asks to try again is not a rejection: the sidecar exits 1,
+// which the Job's backoff retries.
+func TestPersistUnavailableIsNotRejected(t *testing.T) {
+	for _, status := range []int{http.StatusInternalServerError, http.StatusTooManyRequests} {
+		api := &fakeAPI{status: status, wait: wire.WaitResponse{Files: []wire.WaitFile{{Container: "a", File: "x"}}}}
+		if code := persist(context.Background(), testConfig(t), startFake(t, api), io.Discard); code != exitFailed {
+			t.Errorf("status %d: exit %d, want %d", status, code, exitFailed)
+		}
 	}
 }

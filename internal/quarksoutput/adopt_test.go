@@ -112,10 +112,11 @@ var _ = Describe("Adopting legacy output Secrets (--adopt-legacy-output-secrets)
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s)).To(Succeed())
 		return s
 	}
-	lastRun := func(t *resultsquarksjob.Target) *quarksv1alpha1.RunStatus {
-		qj := &quarksv1alpha1.QuarksJob{}
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(t.QuarksJob), qj)).To(Succeed())
-		return qj.Status.LastRun
+	// recorded is what the sink recorded about the run's output on its Job.
+	recorded := func(t *resultsquarksjob.Target) quarksv1alpha1.JobOutputResult {
+		job := &batchv1.Job{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(t.Job), job)).To(Succeed())
+		return outputResult(job)
 	}
 	conflictAnswer := func(err error) *results.Error {
 		e, ok := errors.AsType[*results.Error](err)
@@ -136,7 +137,7 @@ var _ = Describe("Adopting legacy output Secrets (--adopt-legacy-output-secrets)
 		Expect(s.Labels).To(HaveKeyWithValue("keep", "me"))
 		Expect(s.OwnerReferences).To(BeEmpty())
 		Expect(s.Data).To(Equal(map[string][]byte{"k": []byte("v")}))
-		Expect(lastRun(t).OutputSecrets).To(Equal([]string{"legacy"}))
+		Expect(recorded(t).Secrets).To(Equal([]string{"legacy"}))
 	})
 
 	It("QJ-F18: with adoption on, legacy members of a versioned series are adopted and the series continues", func() {
@@ -166,9 +167,9 @@ var _ = Describe("Adopting legacy output Secrets (--adopt-legacy-output-secrets)
 		Expect(after.ResourceVersion).To(Equal(before.ResourceVersion))
 		Expect(after.Labels).NotTo(HaveKey(quarksv1alpha1.QuarksJobNameLabel))
 		Expect(after.Data).To(Equal(before.Data))
-		run := lastRun(t)
+		run := recorded(t)
 		Expect(run.Reason).To(Equal(quarksv1alpha1.RunReasonOutputConflict))
-		Expect(run.OutputSecrets).To(BeEmpty())
+		Expect(run.Secrets).To(BeEmpty())
 		Expect(recorder.Events).To(Receive(And(ContainSubstring("Warning"), ContainSubstring(EventOutputConflict),
 			ContainSubstring("legacy"))))
 	})

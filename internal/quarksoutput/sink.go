@@ -18,6 +18,7 @@ package quarksoutput
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -26,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,18 +51,19 @@ const (
 	EventVersionedSecretsPruned = "VersionedSecretsPruned"
 )
 
-// The sink reads and writes output Secrets directly, reads the pod for its exit codes and records the run's outcome.
+// The sink reads and writes output Secrets directly, reads the pod for its exit codes and records what became of
+// the output on the run's Job, where the QuarksJob controller observes it.
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;create;update;delete
-// +kubebuilder:rbac:groups=quarks.cloudfoundry.org,resources=quarksjobs/status,verbs=get;patch
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Sink writes the output of a QuarksJob run into Secrets. It implements
 // resultsquarksjob.OutputSink.
 type Sink struct {
-	// Client writes Secrets and the QuarksJob status.
+	// Client writes Secrets and the output result annotation of the run's Job.
 	Client client.Client
-	// Reader reads pods, Secrets and QuarksJobs from the API server.
+	// Reader reads pods, Secrets and Jobs from the API server.
 	Reader client.Reader
 	// Recorder emits events.
 	Recorder events.EventRecorder
@@ -85,6 +88,11 @@ func (s *Sink) RejectOutput(ctx context.Context, t *resultsquarksjob.Target, e *
 // records them in the run's status (QJ-21 to QJ-26, QJ-F17 to QJ-F19, QJ-F21).
 // A rejected upload writes no Secret and fails the run with its reason.
 func (s *Sink) PersistOutput(ctx context.Context, t *resultsquarksjob.Target, out *resultsquarksjob.Output) ([]string, error) {
+	if r := outputResult(t.Job); r.Reason != "" {
+		// A rejection is final: a later upload never turns the run into a success.
+		return nil, results.Conflict(wire.ReasonRunNotActive, "the output of job %s was rejected: %s: %s",
+			t.Job.Name, r.Reason, r.Message)
+	}
 	spec, err := OutputSpec(t.Job)
 	if err != nil {
 		return nil, s.reject(ctx, t, results.NewError(http.StatusBadRequest, wire.ReasonOutputInvalid, "%v", err))
@@ -129,12 +137,7 @@ func (s *Sink) PersistOutput(ctx context.Context, t *resultsquarksjob.Target, ou
 	slices.Sort(written)
 	written = slices.Compact(written)
 
-	if err := s.patchRun(ctx, t, func(run *quarksv1alpha1.RunStatus) {
-		run.OutputSecrets = written
-		if isOutputReason(run.Reason) {
-			run.Reason, run.Message = "", ""
-		}
-	}); err != nil {
+	if err := s.recordResult(ctx, t, quarksv1alpha1.JobOutputResult{Secrets: written}); err != nil {
 		return nil, err
 	}
 	s.Recorder.Eventf(t.QuarksJob, t.Job, corev1.EventTypeNormal, EventOutputPersisted, "Persist",
@@ -147,14 +150,6 @@ func (s *Sink) PersistOutput(ctx context.Context, t *resultsquarksjob.Target, ou
 	return written, nil
 }
 
-func isOutputReason(reason string) bool {
-	switch reason {
-	case quarksv1alpha1.RunReasonOutputInvalid, quarksv1alpha1.RunReasonOutputMissing, quarksv1alpha1.RunReasonOutputConflict:
-		return true
-	}
-	return false
-}
-
 // rejectIfAnswer records a rejection when err is a 4xx answer and returns err.
 func (s *Sink) rejectIfAnswer(ctx context.Context, t *resultsquarksjob.Target, err error) error {
 	if e, ok := errors.AsType[*results.Error](err); ok && e.Code < http.StatusInternalServerError {
@@ -163,16 +158,14 @@ func (s *Sink) rejectIfAnswer(ctx context.Context, t *resultsquarksjob.Target, e
 	return err
 }
 
-// reject fails the run with the reason of e and emits an event; it returns e,
-// or a 503 when the status could not be written.
+// reject records the rejection on the run's Job, which fails the run, and
+// emits an event; it returns e, or a 503 when the Job could not be written.
 func (s *Sink) reject(ctx context.Context, t *resultsquarksjob.Target, e *results.Error) error {
 	reason := e.Reason
 	if reason == wire.ReasonTooLarge || reason == wire.ReasonInvalidRequest {
 		reason = quarksv1alpha1.RunReasonOutputInvalid
 	}
-	if err := s.patchRun(ctx, t, func(run *quarksv1alpha1.RunStatus) {
-		run.Reason, run.Message = reason, e.Message
-	}); err != nil {
+	if err := s.recordResult(ctx, t, quarksv1alpha1.JobOutputResult{Reason: reason, Message: e.Message}); err != nil {
 		return err
 	}
 	event := EventOutputRejected
@@ -184,27 +177,45 @@ func (s *Sink) reject(ctx context.Context, t *resultsquarksjob.Target, e *result
 	return e
 }
 
-// patchRun changes the status of the target's run with an optimistic lock,
-// reading the QuarksJob again on a conflict. Nothing is written when the run
-// is no longer the active one.
-func (s *Sink) patchRun(ctx context.Context, t *resultsquarksjob.Target, change func(*quarksv1alpha1.RunStatus)) error {
-	qj := t.QuarksJob.DeepCopy()
+// outputResult reads the output result a Job carries; zero when none.
+func outputResult(job *batchv1.Job) quarksv1alpha1.JobOutputResult {
+	var r quarksv1alpha1.JobOutputResult
+	if v := job.Annotations[quarksv1alpha1.OutputResultAnnotation]; v != "" {
+		_ = json.Unmarshal([]byte(v), &r)
+	}
+	return r
+}
+
+// recordResult writes the output result onto the run's Job with an optimistic
+// lock, reading the Job again on a conflict. A rejection already recorded is
+// never replaced: a later result answers 409.
+func (s *Sink) recordResult(ctx context.Context, t *resultsquarksjob.Target, result quarksv1alpha1.JobOutputResult) error {
+	value, err := json.Marshal(result)
+	if err != nil {
+		return results.BadRequest("encoding the output result: %v", err)
+	}
+	job := t.Job.DeepCopy()
 	first := true
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if !first {
-			if err := s.Reader.Get(ctx, client.ObjectKeyFromObject(qj), qj); err != nil {
+			if err := s.Reader.Get(ctx, client.ObjectKeyFromObject(job), job); err != nil {
 				return err
+			}
+			if job.UID != t.Job.UID {
+				return results.Conflict(wire.ReasonRunNotActive, "job %s no longer exists", t.Job.Name)
 			}
 		}
 		first = false
-		run := qj.Status.LastRun
-		if run == nil || run.Name != t.Job.Name || run.Result != quarksv1alpha1.RunResultRunning {
-			return results.Conflict(wire.ReasonRunNotActive, "job %s is not the active run of QuarksJob %s",
-				t.Job.Name, qj.Name)
+		if prev := outputResult(job); prev.Reason != "" {
+			return results.Conflict(wire.ReasonRunNotActive, "the output of job %s was rejected: %s: %s",
+				job.Name, prev.Reason, prev.Message)
 		}
-		patch := client.MergeFromWithOptions(qj.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		change(run)
-		return s.Client.Status().Patch(ctx, qj, patch)
+		patch := client.MergeFromWithOptions(job.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		if job.Annotations == nil {
+			job.Annotations = map[string]string{}
+		}
+		job.Annotations[quarksv1alpha1.OutputResultAnnotation] = string(value)
+		return s.Client.Patch(ctx, job, patch)
 	})
 	if err == nil {
 		return nil
@@ -212,7 +223,7 @@ func (s *Sink) patchRun(ctx context.Context, t *resultsquarksjob.Target, change 
 	if e, ok := errors.AsType[*results.Error](err); ok {
 		return e
 	}
-	return results.FromAPIError(err, "QuarksJob "+qj.Name+" no longer exists")
+	return results.FromAPIError(err, "job "+t.Job.Name+" no longer exists")
 }
 
 // write is a checked write of one desired Secret.

@@ -26,6 +26,15 @@ const (
 	// QuarksJobNameLabel holds the QuarksJob name. It is set on the Job, on its pod template and on every
 	// output Secret.
 	QuarksJobNameLabel = "quarks.cloudfoundry.org/qjob-name"
+	// RunRequestAnnotation on a QuarksJob asks for one run whenever its value differs from
+	// status.lastHandledRunRequest, even when the value was used before. Unlike the strategy now, a
+	// request token re-applied unchanged by a GitOps tool asks for nothing.
+	RunRequestAnnotation = "quarks.cloudfoundry.org/run-request"
+	// OutputResultAnnotation on a Job holds, as JSON (JobOutputResult), what became of the run's output:
+	// the Secrets written, or why the output was rejected. The results side writes it; the QuarksJob
+	// controller reads it from the Job it watches and is the only writer of the QuarksJob's status.
+	// A rejection is final: later uploads of the run are refused and never clear it.
+	OutputResultAnnotation = "quarks.cloudfoundry.org/output-result"
 	// RunNumberLabel holds the decimal run number. It is set on the Job and on its pod template.
 	RunNumberLabel = "quarks.cloudfoundry.org/run-number"
 	// OutputSpecAnnotation on a Job holds the JSON snapshot of spec.output taken when the Job was created.
@@ -147,6 +156,13 @@ const (
 	ReasonRunFailed = "RunFailed"
 	// ReasonInvalidSpec means the spec cannot be run, which only happens when admission was bypassed.
 	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonInvalidJobTemplate means the API server rejected the run's Job as invalid; only a spec change helps.
+	ReasonInvalidJobTemplate = "InvalidJobTemplate"
+	// ReasonJobCreationForbidden means the API server refused to create the run's Job (RBAC, quota,
+	// admission policy); the creation is retried with backoff.
+	ReasonJobCreationForbidden = "JobCreationForbidden"
+	// ReasonRetryingAfterError means a transient error interrupted the work; it is retried with backoff.
+	ReasonRetryingAfterError = "RetryingAfterError"
 )
 
 // Reasons in status.lastRun.reason besides the reason of the Job's Failed condition.
@@ -161,6 +177,26 @@ const (
 	RunReasonOutputTimeout = "OutputTimeout"
 	// RunReasonJobDeleted means the Job of the run disappeared before it finished.
 	RunReasonJobDeleted = "JobDeleted"
+)
+
+// JobOutputResult is the value of OutputResultAnnotation.
+// +kubebuilder:object:generate=false
+type JobOutputResult struct {
+	// Secrets are the names of the Secrets written, sorted.
+	Secrets []string `json:"secrets,omitempty"`
+	// Reason is set when the output was rejected: OutputInvalid, OutputConflict or OutputMissing.
+	Reason string `json:"reason,omitempty"`
+	// Message explains the reason.
+	Message string `json:"message,omitempty"`
+}
+
+// Exit codes of the output-persist sidecar that fail the run's Job at once through its
+// podFailurePolicy: running the workload again cannot change them.
+const (
+	// OutputPersistExitTimeout means the sidecar gave up waiting for the user containers or the upload.
+	OutputPersistExitTimeout int32 = 2
+	// OutputPersistExitRejected means the results API rejected the output.
+	OutputPersistExitRejected int32 = 3
 )
 
 // Defaults of the spec, the same as in the CRD schema.
@@ -215,7 +251,7 @@ const (
 )
 
 // RunTrigger says what started a run.
-// +kubebuilder:validation:Enum=now;once;configChange
+// +kubebuilder:validation:Enum=now;once;configChange;request
 type RunTrigger string
 
 const (
@@ -225,6 +261,8 @@ const (
 	RunTriggerOnce RunTrigger = "once"
 	// RunTriggerConfigChange means referenced data changed while updateOnConfigChange was set.
 	RunTriggerConfigChange RunTrigger = "configChange"
+	// RunTriggerRequest means a new value of the quarks.cloudfoundry.org/run-request annotation.
+	RunTriggerRequest RunTrigger = "request"
 )
 
 // Trigger says when the QuarksJob runs.
@@ -381,7 +419,7 @@ type RunStatus struct {
 	// +optional
 	Message string `json:"message,omitempty"`
 
-	// trigger is what started the run: now, once or configChange.
+	// trigger is what started the run: now, once, configChange or request.
 	// +optional
 	Trigger RunTrigger `json:"trigger,omitempty"`
 
@@ -443,6 +481,12 @@ type QuarksJobStatus struct {
 	// lastRun describes the last run.
 	// +optional
 	LastRun *RunStatus `json:"lastRun,omitempty"`
+
+	// lastHandledRunRequest is the value of the quarks.cloudfoundry.org/run-request annotation last
+	// acted on.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	LastHandledRunRequest string `json:"lastHandledRunRequest,omitempty"`
 }
 
 // +kubebuilder:object:root=true

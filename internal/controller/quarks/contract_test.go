@@ -318,9 +318,12 @@ var _ = Describe("QuarksJob triggers and references", func() {
 		qj.Spec.Template.Spec.Completions = new(int32(3))
 		Expect(k8sClient.Create(ctx, qj)).To(Succeed())
 		job := runJob(qj, 1)
-		finishJob(job, true)
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(job), job)).To(Succeed())
-		job.Status.Succeeded = 3
+		now := metav1.Now()
+		job.Status.StartTime, job.Status.CompletionTime, job.Status.Succeeded = &now, &now, 3
+		job.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, Reason: "CompletionsReached", LastTransitionTime: now},
+			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, Reason: "CompletionsReached", LastTransitionTime: now},
+		}
 		Expect(k8sClient.Status().Update(ctx, job)).To(Succeed())
 		Eventually(func() quarksv1alpha1.RunResult { return get(qj).Status.LastRun.Result }).Should(Equal(quarksv1alpha1.RunResultSucceeded))
 	})

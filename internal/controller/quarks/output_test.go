@@ -113,6 +113,13 @@ var _ = Describe("QuarksJob output persistence", func() {
 		Expect(err).NotTo(HaveOccurred())
 		return out
 	}
+	// recorded is what the results side recorded about the run's output on its
+	// Job, where the controller observes it.
+	recorded := func(t *resultsquarksjob.Target) quarksv1alpha1.JobOutputResult {
+		job := &batchv1.Job{}
+		ExpectWithOffset(1, k8sClient.Get(ctx, client.ObjectKeyFromObject(t.Job), job)).To(Succeed())
+		return jobOutputResult(job)
+	}
 	persist := func(t *resultsquarksjob.Target, out *resultsquarksjob.Output) ([]string, error) {
 		t.QuarksJob = get(t.QuarksJob) // the routes read it from the cache on every request
 		return sink.PersistOutput(ctx, t, out)
@@ -180,7 +187,8 @@ var _ = Describe("QuarksJob output persistence", func() {
 		Expect(s.Labels).To(HaveKeyWithValue(quarksv1alpha1.ContainerNameLabel, "jsonout"))
 		Expect(s.Labels).To(HaveKeyWithValue(quarksv1alpha1.QuarksJobNameLabel, "myfoo"))
 		Expect(s.OwnerReferences).To(BeEmpty())
-		Expect(get(qj).Status.LastRun.OutputSecrets).To(Equal([]string{"foo-json"}))
+		Expect(recorded(t).Secrets).To(Equal([]string{"foo-json"}))
+		Eventually(func() []string { return get(qj).Status.LastRun.OutputSecrets }).Should(Equal([]string{"foo-json"}))
 		Expect(emitted()).To(ContainElement(ContainSubstring(quarksoutput.EventOutputPersisted)))
 
 		By("uploading again, which writes the same content")
@@ -297,8 +305,14 @@ var _ = Describe("QuarksJob output persistence", func() {
 		Expect(e.Reason).To(Equal(wire.ReasonOutputInvalid))
 		Expect(e.Message).To(ContainSubstring("container a, file zz.json"))
 		Expect(secretNames()).NotTo(ContainElements("good", "bad"))
-		Expect(get(qj).Status.LastRun.Reason).To(Equal(quarksv1alpha1.RunReasonOutputInvalid))
+		Expect(recorded(t).Reason).To(Equal(quarksv1alpha1.RunReasonOutputInvalid))
 		Expect(emitted()).To(ContainElement(ContainSubstring(quarksoutput.EventOutputRejected)))
+
+		By("a later valid upload is refused and never turns the rejected run into a success")
+		_, err = persist(t, upload(wire.FileOutput("a", "out.json", []byte(`{"k":"v"}`))))
+		Expect(answer(err).Code).To(Equal(409))
+		Expect(recorded(t).Reason).To(Equal(quarksv1alpha1.RunReasonOutputInvalid))
+		Expect(secretNames()).NotTo(ContainElement("good"))
 
 		By("the Job completing does not make the run succeed")
 		finishJob(t.Job, true)
@@ -353,10 +367,9 @@ var _ = Describe("QuarksJob output persistence", func() {
 		Expect(e.Reason).To(Equal(wire.ReasonTooLarge))
 		Expect(e.Message).To(ContainSubstring("container a, file out.json: file too large"))
 		Expect(secretNames()).NotTo(ContainElements("big", "small"))
-		run := get(qj).Status.LastRun
-		Expect(run.Result).To(Equal(quarksv1alpha1.RunResultRunning))
-		Expect(run.Reason).To(Equal(quarksv1alpha1.RunReasonOutputInvalid))
-		Expect(run.Message).To(ContainSubstring("file too large"))
+		Expect(get(qj).Status.LastRun.Result).To(Equal(quarksv1alpha1.RunResultRunning))
+		Expect(recorded(t).Reason).To(Equal(quarksv1alpha1.RunReasonOutputInvalid))
+		Expect(recorded(t).Message).To(ContainSubstring("file too large"))
 		Expect(emitted()).To(ContainElement(And(ContainSubstring(quarksoutput.EventOutputRejected), ContainSubstring("file too large"))))
 
 		By("the sidecar exits 1, the Job fails, and the run fails with OutputInvalid")
@@ -433,7 +446,7 @@ var _ = Describe("QuarksJob output persistence", func() {
 		Expect(e.Reason).To(Equal(wire.ReasonOutputInvalid))
 		Expect(e.Message).To(And(ContainSubstring("container a, file out.json"), ContainSubstring(`key "bad"`)))
 		Expect(secretNames()).NotTo(ContainElements("link-good", "link-bad"))
-		Expect(get(qj).Status.LastRun.Reason).To(Equal(quarksv1alpha1.RunReasonOutputInvalid))
+		Expect(recorded(t).Reason).To(Equal(quarksv1alpha1.RunReasonOutputInvalid))
 	})
 
 	It("QJ-23, QJ-F23: REMOTE_ID becomes a sanitised label; one that sanitises to nothing is left out with a Warning", func() {
@@ -472,6 +485,6 @@ var _ = Describe("QuarksJob output persistence", func() {
 		_, err := persist(t, upload(wire.MissingOutput("a", "out.json")))
 		e := answer(err)
 		Expect(e.Reason).To(Equal(wire.ReasonOutputMissing))
-		Expect(get(qj).Status.LastRun.Reason).To(Equal(quarksv1alpha1.RunReasonOutputMissing))
+		Expect(recorded(t).Reason).To(Equal(quarksv1alpha1.RunReasonOutputMissing))
 	})
 })

@@ -40,6 +40,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -50,6 +51,7 @@ import (
 	"github.com/jobkeeper/jobkeeper/internal/labelcache"
 	"github.com/jobkeeper/jobkeeper/internal/podrefs"
 	"github.com/jobkeeper/jobkeeper/internal/resultsca"
+	"github.com/jobkeeper/jobkeeper/internal/runs"
 	"github.com/jobkeeper/jobkeeper/internal/status"
 )
 
@@ -66,6 +68,7 @@ const (
 	EventUpdateError       = "UpdateError"
 	EventConfigHashRebased = "ConfigHashRebased"
 	EventTriggerMerged     = "TriggerMerged"
+	EventRunRequested      = "RunRequested"
 )
 
 const (
@@ -109,6 +112,20 @@ type QuarksJobReconciler struct {
 
 	apiReader client.Reader
 	jobs      client.Reader
+	// expectations hold back a reconcile until the cache shows this
+	// controller's last run record (see runProgress).
+	expectations *runs.Expectations
+}
+
+// runProgress is how far the runs of a QuarksJob have come: 2n while run n is
+// active, 2n+1 once it finished. It only grows, so a cached copy with less
+// progress than this controller last wrote is older than that write.
+func runProgress(qj *quarksv1alpha1.QuarksJob) int64 {
+	p := 2 * qj.Status.RunCount
+	if qj.Status.LastRun != nil && qj.Status.LastRun.Result != quarksv1alpha1.RunResultRunning {
+		p++
+	}
+	return p
 }
 
 // +kubebuilder:rbac:groups=quarks.cloudfoundry.org,resources=quarksjobs,verbs=get;list;watch;patch
@@ -130,7 +147,14 @@ func (r *QuarksJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !qj.DeletionTimestamp.IsZero() {
+		r.expectations.Forget(qj.UID)
 		return ctrl.Result{}, nil // Jobs and versioned Secrets go through their ownerReferences (QJ-19)
+	}
+	if !r.expectations.Fresh(qj.UID, runProgress(qj)) {
+		// The cache has not yet seen this controller's last run record: acting on
+		// an older copy could finish a run twice or start one twice. The watch
+		// event of that write brings the next reconcile.
+		return ctrl.Result{}, nil
 	}
 	if monitored, err := r.monitored(ctx, qj.Namespace); err != nil || !monitored {
 		return ctrl.Result{}, err
@@ -138,8 +162,13 @@ func (r *QuarksJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	before := qj.DeepCopy()
 
 	var after []func(context.Context) error
-	err := r.reconcileRuns(ctx, qj, &after)
+	obs := &observed{}
+	err := r.reconcileRuns(ctx, qj, obs, &after)
+	r.refreshReferences(ctx, qj, obs)
 	if _, perr := status.PatchIfChanged(ctx, r.Client, before, qj, &before.Status, &qj.Status); perr != nil {
+		// Nothing was recorded: the next reconcile decides again from what the
+		// API server has, and adopts a Job this one created (same run number).
+		r.expectations.Forget(qj.UID)
 		return ctrl.Result{}, errors.Join(err, fmt.Errorf("patching status: %w", perr))
 	}
 	// Steps that must follow the status write: the strategy write-back and the
@@ -150,8 +179,38 @@ func (r *QuarksJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	return ctrl.Result{}, err
 }
 
+// observed is what one reconcile has read about a QuarksJob's surroundings;
+// the references are resolved at most once per reconcile.
+type observed struct {
+	refs    *resolvedRefs
+	refsErr error
+	read    bool
+}
+
+// references resolves the QuarksJob's references once per reconcile.
+func (r *QuarksJobReconciler) references(ctx context.Context, qj *quarksv1alpha1.QuarksJob, obs *observed) (*resolvedRefs, error) {
+	if !obs.read {
+		obs.refs, obs.refsErr = r.resolve(ctx, qj)
+		obs.read = true
+	}
+	return obs.refs, obs.refsErr
+}
+
+// refreshReferences keeps ReferencesResolved true to what the references
+// resolve to now: a reference that appears clears the condition's False even
+// when no run is due any more.
+func (r *QuarksJobReconciler) refreshReferences(ctx context.Context, qj *quarksv1alpha1.QuarksJob, obs *observed) {
+	c := meta.FindStatusCondition(qj.Status.Conditions, quarksv1alpha1.ConditionReferencesResolved)
+	if c == nil || c.Status != metav1.ConditionFalse {
+		return
+	}
+	if refs, err := r.references(ctx, qj, obs); err == nil && len(refs.missing) == 0 {
+		r.setResolved(qj)
+	}
+}
+
 // reconcileRuns observes the active run, then starts the run that is due.
-func (r *QuarksJobReconciler) reconcileRuns(ctx context.Context, qj *quarksv1alpha1.QuarksJob, after *[]func(context.Context) error) error {
+func (r *QuarksJobReconciler) reconcileRuns(ctx context.Context, qj *quarksv1alpha1.QuarksJob, obs *observed, after *[]func(context.Context) error) error {
 	jobs, err := r.listJobs(ctx, qj)
 	if err != nil {
 		return err
@@ -159,14 +218,17 @@ func (r *QuarksJobReconciler) reconcileRuns(ctx context.Context, qj *quarksv1alp
 	if err := r.retryWriteBack(ctx, qj, after); err != nil {
 		return err
 	}
-	if err := r.mergeOnce(ctx, qj, after); err != nil {
+	if err := r.mergeOnce(ctx, qj, obs, after); err != nil {
 		return err
 	}
-	if active, err := r.observeActiveRun(ctx, qj, jobs, after); err != nil || active {
+	if active, err := r.observeActiveRun(ctx, qj, jobs, obs, after); err != nil || active {
+		return err
+	}
+	if err := r.cleanUpSucceeded(ctx, qj, jobs); err != nil {
 		return err
 	}
 
-	trigger, err := r.dueTrigger(ctx, qj)
+	trigger, err := r.dueTrigger(ctx, qj, obs)
 	if err != nil {
 		return err
 	}
@@ -174,7 +236,34 @@ func (r *QuarksJobReconciler) reconcileRuns(ctx context.Context, qj *quarksv1alp
 		r.setIdle(qj)
 		return nil
 	}
-	return r.startRun(ctx, qj, trigger, after)
+	return r.startRun(ctx, qj, trigger, obs, after)
+}
+
+// cleanUpSucceeded deletes the succeeded Jobs of finished runs. The deletion
+// right after a run succeeded can fail or be cut by a restart; this finds
+// those Jobs again on every reconcile (QJ-17).
+func (r *QuarksJobReconciler) cleanUpSucceeded(ctx context.Context, qj *quarksv1alpha1.QuarksJob, jobs []*batchv1.Job) error {
+	for _, job := range jobs {
+		if c := jobFinished(job); c == nil || c.Type != batchv1.JobComplete || job.DeletionTimestamp != nil {
+			continue
+		}
+		if err := r.deleteSucceeded(ctx, qj, job); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteSucceeded deletes the Job of a succeeded run, with its pods.
+func (r *QuarksJobReconciler) deleteSucceeded(ctx context.Context, qj *quarksv1alpha1.QuarksJob, job *batchv1.Job) error {
+	r.Recorder.Eventf(qj, job, corev1.EventTypeNormal, EventDeletingJob, "Delete", "deleting succeeded job %s", job.Name)
+	err := r.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground),
+		client.Preconditions{UID: &job.UID})
+	if client.IgnoreNotFound(err) != nil {
+		r.Recorder.Eventf(qj, job, corev1.EventTypeWarning, EventDeleteError, "Delete", "deleting job %s: %v", job.Name, err)
+		return fmt.Errorf("deleting job %s: %w", job.Name, err)
+	}
+	return nil
 }
 
 // mergeOnce merges a once trigger that arrives while a run is active (its Job
@@ -185,22 +274,14 @@ func (r *QuarksJobReconciler) reconcileRuns(ctx context.Context, qj *quarksv1alp
 // started the active run. The trigger counts as handled by the active run, and
 // the strategy is written back to done. A now trigger is never merged (QJ-3),
 // nor is a once that arrives when no run is active.
-func (r *QuarksJobReconciler) mergeOnce(ctx context.Context, qj *quarksv1alpha1.QuarksJob, after *[]func(context.Context) error) error {
+func (r *QuarksJobReconciler) mergeOnce(ctx context.Context, qj *quarksv1alpha1.QuarksJob, obs *observed, after *[]func(context.Context) error) error {
 	run := qj.Status.LastRun
 	if qj.Spec.Trigger.Strategy != quarksv1alpha1.StrategyOnce || run == nil || run.Generation == qj.Generation ||
 		run.Result != quarksv1alpha1.RunResultRunning || run.SpecHash == "" || qj.Status.ConfigHash == "" {
 		return nil
 	}
-	hash, err := specHash(qj)
-	if err != nil || hash != run.SpecHash {
+	if same, err := r.sameAsLastRun(ctx, qj, obs); err != nil || !same {
 		return err
-	}
-	refs, err := r.resolve(ctx, qj)
-	if err != nil {
-		return err
-	}
-	if podrefs.Hash(r.HashKey.ID, r.HashKey.Key, refs.resolved) != qj.Status.ConfigHash {
-		return nil
 	}
 	// Merge only from the version the API server has; a newer one decides again.
 	if current, err := r.isCurrent(ctx, qj); err != nil || !current {
@@ -287,7 +368,7 @@ func (r *QuarksJobReconciler) listJobs(ctx context.Context, qj *quarksv1alpha1.Q
 // observeActiveRun follows the Job of a running run and finishes the run when
 // the Job ends or disappears. It reports whether the run is still active.
 func (r *QuarksJobReconciler) observeActiveRun(ctx context.Context, qj *quarksv1alpha1.QuarksJob, jobs []*batchv1.Job,
-	after *[]func(context.Context) error) (bool, error) {
+	obs *observed, after *[]func(context.Context) error) (bool, error) {
 	run := qj.Status.LastRun
 	if run == nil || run.Result != quarksv1alpha1.RunResultRunning {
 		return false, nil
@@ -305,27 +386,34 @@ func (r *QuarksJobReconciler) observeActiveRun(ctx context.Context, qj *quarksv1
 		return false, nil
 	}
 	job := jobs[idx]
-	cond := jobFinished(job)
-	if cond == nil {
-		r.setActive(ctx, qj)
-		return true, nil
+	output := jobOutputResult(job)
+	if output.Secrets != nil {
+		run.OutputSecrets = output.Secrets
 	}
-	if outputRejected(run.Reason) {
-		// The output of the run was rejected; the run fails with that reason (QJ-F17, QJ-F18).
-		r.finishRun(qj, job, run.Reason, run.Message)
+	cond := jobFinished(job)
+	if output.Reason != "" && (cond != nil || job.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever) {
+		// The output of the run was rejected; the run fails with that reason at
+		// once (QJ-F17, QJ-F18). With restartPolicy Never the Job's
+		// podFailurePolicy fails it as soon as the sidecar exits; otherwise the
+		// pods would restart in place until the backoff limit, so the Job is deleted.
+		r.finishRun(qj, job, output.Reason, output.Message)
+		if cond == nil {
+			*after = append(*after, func(ctx context.Context) error {
+				err := r.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &job.UID})
+				return client.IgnoreNotFound(err)
+			})
+		}
 		return false, r.pruneFailed(ctx, qj, jobs)
+	}
+	if cond == nil {
+		r.setActive(ctx, qj, obs)
+		return true, nil
 	}
 	if cond.Type == batchv1.JobComplete {
 		r.finishRun(qj, job, "", "")
-		*after = append(*after, func(ctx context.Context) error {
-			r.Recorder.Eventf(qj, job, corev1.EventTypeNormal, EventDeletingJob, "Delete", "deleting succeeded job %s", job.Name)
-			err := r.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground))
-			if client.IgnoreNotFound(err) != nil {
-				r.Recorder.Eventf(qj, job, corev1.EventTypeWarning, EventDeleteError, "Delete", "deleting job %s: %v", job.Name, err)
-				return fmt.Errorf("deleting job %s: %w", job.Name, err)
-			}
-			return nil
-		})
+		// After the status write: a failed or interrupted deletion is found
+		// again by cleanUpSucceeded.
+		*after = append(*after, func(ctx context.Context) error { return r.deleteSucceeded(ctx, qj, job) })
 		return false, nil
 	}
 	reason, message := cond.Reason, cond.Message
@@ -357,9 +445,15 @@ func (r *QuarksJobReconciler) sidecarTimedOut(ctx context.Context, job *batchv1.
 	}
 	for _, pod := range pods.Items {
 		for _, st := range pod.Status.ContainerStatuses {
-			if st.Name == quarksv1alpha1.OutputPersistContainerName && st.State.Terminated != nil &&
-				st.State.Terminated.ExitCode == outputPersistTimeoutCode {
-				return true, nil
+			if st.Name != quarksv1alpha1.OutputPersistContainerName {
+				continue
+			}
+			// With restartPolicy OnFailure the sidecar restarts in place: its
+			// timeout is in the last termination state.
+			for _, t := range []*corev1.ContainerStateTerminated{st.State.Terminated, st.LastTerminationState.Terminated} {
+				if t != nil && t.ExitCode == outputPersistTimeoutCode {
+					return true, nil
+				}
 			}
 		}
 	}
@@ -369,6 +463,7 @@ func (r *QuarksJobReconciler) sidecarTimedOut(ctx context.Context, job *batchv1.
 // finishRun records the end of the active run (QJ-17, QJ-18).
 func (r *QuarksJobReconciler) finishRun(qj *quarksv1alpha1.QuarksJob, job *batchv1.Job, reason, message string) {
 	run := qj.Status.LastRun
+	defer func() { r.expectations.Expect(qj.UID, runProgress(qj)) }()
 	now := metav1.NewTime(r.Clock.Now())
 	run.CompletionTime = &now
 	if job != nil && job.Status.CompletionTime != nil {
@@ -395,14 +490,14 @@ func (r *QuarksJobReconciler) finishRun(qj *quarksv1alpha1.QuarksJob, job *batch
 	}
 }
 
-// outputRejected reports whether reason is one the output sink records on a
-// running run when it rejects an upload.
-func outputRejected(reason string) bool {
-	switch reason {
-	case quarksv1alpha1.RunReasonOutputInvalid, quarksv1alpha1.RunReasonOutputMissing, quarksv1alpha1.RunReasonOutputConflict:
-		return true
+// jobOutputResult reads what the results side recorded about the run's output
+// on its Job; zero when nothing was recorded.
+func jobOutputResult(job *batchv1.Job) quarksv1alpha1.JobOutputResult {
+	var r quarksv1alpha1.JobOutputResult
+	if v := job.Annotations[quarksv1alpha1.OutputResultAnnotation]; v != "" {
+		_ = json.Unmarshal([]byte(v), &r)
 	}
-	return false
+	return r
 }
 
 // pruneFailed deletes failed Jobs beyond failedJobsHistoryLimit, oldest first (QJ-18).
@@ -435,7 +530,14 @@ func runNumber(j *batchv1.Job) int {
 }
 
 // dueTrigger returns the trigger of the run that is due, if any (QJ-1 to QJ-5, QJ-13, QJ-F3, QJ-F4).
-func (r *QuarksJobReconciler) dueTrigger(ctx context.Context, qj *quarksv1alpha1.QuarksJob) (quarksv1alpha1.RunTrigger, error) {
+// A trigger is a request, not a field value: a run-request token that differs
+// from the last handled one is one request; a once that a GitOps tool
+// re-asserts after the write-back to done, with the spec and data of the last
+// run, asks for nothing (amended QJ-F3).
+func (r *QuarksJobReconciler) dueTrigger(ctx context.Context, qj *quarksv1alpha1.QuarksJob, obs *observed) (quarksv1alpha1.RunTrigger, error) {
+	if runs.NewRequest(qj.Annotations[quarksv1alpha1.RunRequestAnnotation], qj.Status.LastHandledRunRequest) {
+		return quarksv1alpha1.RunTriggerRequest, nil
+	}
 	handled := qj.Status.LastRun != nil && qj.Status.LastRun.Generation == qj.Generation
 	switch qj.Spec.Trigger.Strategy {
 	case quarksv1alpha1.StrategyNow:
@@ -444,14 +546,28 @@ func (r *QuarksJobReconciler) dueTrigger(ctx context.Context, qj *quarksv1alpha1
 		}
 	case quarksv1alpha1.StrategyOnce:
 		if !handled {
-			return quarksv1alpha1.RunTriggerOnce, nil
+			same, err := r.sameAsLastRun(ctx, qj, obs)
+			if err != nil {
+				return "", err
+			}
+			if !same {
+				return quarksv1alpha1.RunTriggerOnce, nil
+			}
+			// Re-asserted: nothing runs, and once is not written back to done
+			// again, so that a field manager that owns the strategy (Flux, Argo
+			// CD) is not fought forever. The Event is emitted once per generation.
+			if qj.Status.ObservedGeneration != qj.Generation {
+				r.Recorder.Eventf(qj, nil, corev1.EventTypeNormal, EventTriggerMerged, "Merge",
+					"strategy once of generation %d asks for the spec and referenced data that run %d already ran",
+					qj.Generation, qj.Status.RunCount)
+			}
 		}
 	}
 	strategy := qj.Spec.Trigger.Strategy
 	if !qj.Spec.UpdateOnConfigChange || (strategy != quarksv1alpha1.StrategyOnce && strategy != quarksv1alpha1.StrategyDone) {
 		return "", nil
 	}
-	refs, err := r.resolve(ctx, qj)
+	refs, err := r.references(ctx, qj, obs)
 	if err != nil {
 		return "", err
 	}
@@ -469,10 +585,28 @@ func (r *QuarksJobReconciler) dueTrigger(ctx context.Context, qj *quarksv1alpha1
 	return "", nil
 }
 
+// sameAsLastRun reports whether a run now would run what the last run ran:
+// the same spec (without spec.trigger) and the same referenced data.
+func (r *QuarksJobReconciler) sameAsLastRun(ctx context.Context, qj *quarksv1alpha1.QuarksJob, obs *observed) (bool, error) {
+	run := qj.Status.LastRun
+	if run == nil || run.SpecHash == "" || qj.Status.ConfigHash == "" {
+		return false, nil
+	}
+	hash, err := specHash(qj)
+	if err != nil || hash != run.SpecHash {
+		return false, err
+	}
+	refs, err := r.references(ctx, qj, obs)
+	if err != nil {
+		return false, err
+	}
+	return podrefs.Hash(r.HashKey.ID, r.HashKey.Key, refs.resolved) == qj.Status.ConfigHash, nil
+}
+
 // startRun creates the Job of the next run, unless references are missing (QJ-1, QJ-7, QJ-14).
 func (r *QuarksJobReconciler) startRun(ctx context.Context, qj *quarksv1alpha1.QuarksJob, trigger quarksv1alpha1.RunTrigger,
-	after *[]func(context.Context) error) error {
-	refs, err := r.resolve(ctx, qj)
+	obs *observed, after *[]func(context.Context) error) error {
+	refs, err := r.references(ctx, qj, obs)
 	if err != nil {
 		return err
 	}
@@ -505,20 +639,24 @@ func (r *QuarksJobReconciler) startRun(ctx context.Context, qj *quarksv1alpha1.Q
 			return err
 		}
 	}
-	if err := r.Create(ctx, job); err != nil {
-		if !apierrors.IsAlreadyExists(err) {
-			r.Recorder.Eventf(qj, nil, corev1.EventTypeWarning, EventCreateJobError, "Create", "creating job %s: %v", job.Name, err)
-			return fmt.Errorf("creating job %s: %w", job.Name, err)
-		}
-		// An earlier attempt created it and stopped before the status write.
-		if err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(job), job); err != nil {
-			return fmt.Errorf("reading job %s: %w", job.Name, err)
-		}
-		if !ownedBy(job, qj) {
-			return fmt.Errorf("job %s exists and belongs to another object", job.Name)
-		}
-	} else {
+	// An earlier attempt may have created run n's Job and stopped before the
+	// status write: it is adopted. A foreign or dying Job with the name is not.
+	created, err := runs.CreateOrAdopt(ctx, r.Client, r.apiReader, job, func(o client.Object) bool {
+		j, ok := o.(*batchv1.Job)
+		return ok && ownedBy(j, qj) && o.GetLabels()[quarksv1alpha1.RunNumberLabel] == strconv.FormatInt(n, 10)
+	})
+	if err != nil {
+		return r.createFailed(qj, job.Name, err)
+	}
+	if created {
 		r.Recorder.Eventf(qj, job, corev1.EventTypeNormal, EventCreateJob, "Create", "created job %s for run %d (%s)", job.Name, n, trigger)
+	}
+	if trigger == quarksv1alpha1.RunTriggerRequest {
+		token := qj.Annotations[quarksv1alpha1.RunRequestAnnotation]
+		qj.Status.LastHandledRunRequest = token
+		if created {
+			r.Recorder.Eventf(qj, job, corev1.EventTypeNormal, EventRunRequested, "Run", "run request %q runs as job %s", token, job.Name)
+		}
 	}
 
 	now := metav1.NewTime(r.Clock.Now())
@@ -530,13 +668,44 @@ func (r *QuarksJobReconciler) startRun(ctx context.Context, qj *quarksv1alpha1.Q
 		Name: job.Name, Result: quarksv1alpha1.RunResultRunning, Trigger: trigger,
 		Generation: qj.Generation, SpecHash: hash, StartTime: &now,
 	}
-	r.setActive(ctx, qj)
+	r.expectations.Expect(qj.UID, runProgress(qj))
+	r.setActive(ctx, qj, obs)
 	quarksJobMetrics.Active.WithLabelValues(qj.Namespace, qj.Name).Set(1)
 
 	if next, ok := writeBack[qj.Spec.Trigger.Strategy]; ok {
 		*after = append(*after, func(ctx context.Context) error { return r.writeBack(ctx, qj, next) })
 	}
 	return nil
+}
+
+// createFailed turns a refused Job creation into status and an Event: an
+// invalid Job (422) stalls until the spec changes; a refusal (RBAC, quota,
+// admission policy) and anything else is retried with backoff while
+// Reconciling says why.
+func (r *QuarksJobReconciler) createFailed(qj *quarksv1alpha1.QuarksJob, name string, err error) error {
+	msg := fmt.Sprintf("creating job %s: %v", name, err)
+	summary := status.Summary{Ready: metav1.ConditionFalse}
+	switch {
+	case apierrors.IsInvalid(err):
+		summary.ReadyReason = quarksv1alpha1.ReasonInvalidJobTemplate
+		summary.Stalled = &status.Reason{Reason: quarksv1alpha1.ReasonInvalidJobTemplate, Message: msg}
+	case apierrors.IsForbidden(err):
+		summary.ReadyReason = quarksv1alpha1.ReasonJobCreationForbidden
+		summary.Reconciling = &status.Reason{Reason: quarksv1alpha1.ReasonJobCreationForbidden, Message: msg}
+	default:
+		summary.ReadyReason = quarksv1alpha1.ReasonRetryingAfterError
+		summary.Reconciling = &status.Reason{Reason: quarksv1alpha1.ReasonRetryingAfterError, Message: msg}
+	}
+	summary.ReadyMessage = msg
+	if c := meta.FindStatusCondition(qj.Status.Conditions, status.TypeReady); c == nil || c.Message != msg {
+		r.Recorder.Eventf(qj, nil, corev1.EventTypeWarning, EventCreateJobError, "Create", "%s", msg)
+	}
+	applySummary(qj, summary)
+	if summary.Stalled != nil {
+		// Only a new spec can help; its generation change brings the next reconcile.
+		return reconcile.TerminalError(fmt.Errorf("%s", msg))
+	}
+	return fmt.Errorf("%s", msg)
 }
 
 // writeBack maps a strategy to the one written back once its run has started.
@@ -566,15 +735,16 @@ func (r *QuarksJobReconciler) writeBack(ctx context.Context, qj *quarksv1alpha1.
 func pendingTrigger(qj *quarksv1alpha1.QuarksJob) bool {
 	s := qj.Spec.Trigger.Strategy
 	handled := qj.Status.LastRun != nil && qj.Status.LastRun.Generation == qj.Generation
-	return (s == quarksv1alpha1.StrategyNow || s == quarksv1alpha1.StrategyOnce) && !handled
+	return (s == quarksv1alpha1.StrategyNow || s == quarksv1alpha1.StrategyOnce) && !handled ||
+		runs.NewRequest(qj.Annotations[quarksv1alpha1.RunRequestAnnotation], qj.Status.LastHandledRunRequest)
 }
 
 // setActive writes the status of an active run, queued trigger or not.
-func (r *QuarksJobReconciler) setActive(ctx context.Context, qj *quarksv1alpha1.QuarksJob) {
+func (r *QuarksJobReconciler) setActive(ctx context.Context, qj *quarksv1alpha1.QuarksJob, obs *observed) {
 	reason, msg := quarksv1alpha1.ReasonRunActive, fmt.Sprintf("run %d is active", qj.Status.RunCount)
 	queued := pendingTrigger(qj)
 	if !queued && qj.Spec.UpdateOnConfigChange && qj.Status.ConfigHash != "" {
-		if refs, err := r.resolve(ctx, qj); err == nil {
+		if refs, err := r.references(ctx, qj, obs); err == nil {
 			queued = podrefs.Hash(r.HashKey.ID, r.HashKey.Key, refs.resolved) != qj.Status.ConfigHash
 		}
 	}
@@ -742,6 +912,7 @@ func (r *QuarksJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Clock = clock.RealClock{}
 	}
 	r.apiReader = mgr.GetAPIReader()
+	r.expectations = runs.NewExpectations()
 
 	jobCache, err := labelcache.New(mgr, &batchv1.Job{}, quarksv1alpha1.QuarksJobNameLabel, r.Namespaces,
 		labelcache.Index{Field: jobOwnerIndex, Extract: func(o client.Object) []string {
@@ -766,7 +937,8 @@ func (r *QuarksJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(predicate.LabelChangedPredicate{}))
 	}
 	return b.
-		For(&quarksv1alpha1.QuarksJob{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&quarksv1alpha1.QuarksJob{}, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, runRequestChanged(), r.expectations.PendingPredicate()))).
 		WatchesRawSource(source.Kind(jobCache, &batchv1.Job{}, handler.TypedEnqueueRequestsFromMapFunc(quarksJobForJob))).
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.forReferenced("configmap"))).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forReferenced("secret"))).
@@ -840,4 +1012,17 @@ func quarksJobForJob(_ context.Context, job *batchv1.Job) []reconcile.Request {
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: job.Namespace, Name: ref.Name}}}
+}
+
+// runRequestChanged passes updates that change the run-request annotation.
+func runRequestChanged() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return e.ObjectOld.GetAnnotations()[quarksv1alpha1.RunRequestAnnotation] !=
+				e.ObjectNew.GetAnnotations()[quarksv1alpha1.RunRequestAnnotation]
+		},
+	}
 }

@@ -94,6 +94,7 @@ func buildRunJob(qj *quarksv1alpha1.QuarksJob, n int64, rename map[string]string
 	}
 	podrefs.RewriteSecretNames(&pod.Spec, rename)
 	sidecar.addSidecar(&pod.Spec, qj.Namespace, qj.Spec.Output)
+	addOutputFailurePolicy(&spec, qj.Spec.Output)
 
 	return &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{
@@ -124,4 +125,27 @@ func ownedBy(job *batchv1.Job, qj *quarksv1alpha1.QuarksJob) bool {
 	ref := metav1.GetControllerOf(job)
 	return ref != nil && ref.UID == qj.UID && ref.Kind == quarksJobKind &&
 		ref.APIVersion == quarksv1alpha1.GroupVersion.String()
+}
+
+// addOutputFailurePolicy fails the Job at once when the output-persist sidecar
+// exits because the output was rejected or it gave up waiting: running the
+// workload again, up to the backoff limit, cannot change either. The rule goes
+// first, before the template's own rules. podFailurePolicy needs restartPolicy
+// Never; with OnFailure the controller ends the run when it sees the rejection.
+func addOutputFailurePolicy(spec *batchv1.JobSpec, output *quarksv1alpha1.Output) {
+	if !hasOutput(output) || spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		return
+	}
+	rule := batchv1.PodFailurePolicyRule{
+		Action: batchv1.PodFailurePolicyActionFailJob,
+		OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+			ContainerName: new(quarksv1alpha1.OutputPersistContainerName),
+			Operator:      batchv1.PodFailurePolicyOnExitCodesOpIn,
+			Values:        []int32{quarksv1alpha1.OutputPersistExitTimeout, quarksv1alpha1.OutputPersistExitRejected},
+		},
+	}
+	if spec.PodFailurePolicy == nil {
+		spec.PodFailurePolicy = &batchv1.PodFailurePolicy{}
+	}
+	spec.PodFailurePolicy.Rules = append([]batchv1.PodFailurePolicyRule{rule}, spec.PodFailurePolicy.Rules...)
 }

@@ -38,7 +38,7 @@ const (
 	// resultsTokenExpirySeconds is the lifetime of the projected results token.
 	resultsTokenExpirySeconds int64 = 3600
 	// outputPersistTimeoutCode is the exit code of the sidecar when it gave up waiting (QJ-A7).
-	outputPersistTimeoutCode = 2
+	outputPersistTimeoutCode = quarksv1alpha1.OutputPersistExitTimeout
 	// sidecarUID is the non-root user the sidecar runs as.
 	sidecarUID int64 = 65532
 )
@@ -132,7 +132,8 @@ func (cfg SidecarConfig) addSidecar(pod *corev1.PodSpec, namespace string, outpu
 		},
 		SecurityContext: &corev1.SecurityContext{
 			RunAsNonRoot:             new(true),
-			RunAsUser:                new(sidecarUID),
+			RunAsUser:                new(sidecarUser(pod)),
+			RunAsGroup:               sidecarGroup(pod),
 			ReadOnlyRootFilesystem:   new(true),
 			AllowPrivilegeEscalation: new(false),
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
@@ -140,4 +141,56 @@ func (cfg SidecarConfig) addSidecar(pod *corev1.PodSpec, namespace string, outpu
 		},
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	})
+}
+
+// sidecarUser is the user the sidecar runs as: the user of the containers
+// whose files it reads, when they all run as the same non-root user, so that
+// files written under a restrictive umask (077) stay readable; otherwise the
+// image's non-root user.
+func sidecarUser(pod *corev1.PodSpec) int64 {
+	var uid *int64
+	for _, c := range pod.Containers {
+		u := effectiveID(pod, c, func(sc *corev1.PodSecurityContext) *int64 { return sc.RunAsUser },
+			func(sc *corev1.SecurityContext) *int64 { return sc.RunAsUser })
+		if u == nil || *u == 0 || (uid != nil && *uid != *u) {
+			return sidecarUID
+		}
+		uid = u
+	}
+	if uid == nil {
+		return sidecarUID
+	}
+	return *uid
+}
+
+// sidecarGroup is the primary group of the containers whose files the sidecar
+// reads, when they all share one; nil leaves the image's group.
+func sidecarGroup(pod *corev1.PodSpec) *int64 {
+	var gid *int64
+	for _, c := range pod.Containers {
+		g := effectiveID(pod, c, func(sc *corev1.PodSecurityContext) *int64 { return sc.RunAsGroup },
+			func(sc *corev1.SecurityContext) *int64 { return sc.RunAsGroup })
+		if g == nil || (gid != nil && *gid != *g) {
+			return nil
+		}
+		gid = g
+	}
+	if gid == nil {
+		return nil
+	}
+	return new(*gid)
+}
+
+// effectiveID is a container's run-as ID: its own setting, else the pod's.
+func effectiveID(pod *corev1.PodSpec, c corev1.Container, ofPod func(*corev1.PodSecurityContext) *int64,
+	ofContainer func(*corev1.SecurityContext) *int64) *int64 {
+	if c.SecurityContext != nil {
+		if id := ofContainer(c.SecurityContext); id != nil {
+			return id
+		}
+	}
+	if pod.SecurityContext != nil {
+		return ofPod(pod.SecurityContext)
+	}
+	return nil
 }

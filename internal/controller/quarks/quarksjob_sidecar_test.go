@@ -17,8 +17,10 @@ limitations under the License.
 package quarks
 
 import (
+	"slices"
 	"testing"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -134,5 +136,74 @@ func checkResultsVolume(t *testing.T, volumes []corev1.Volume) {
 		*projected.Sources[0].ServiceAccountToken.ExpirationSeconds != 3600 ||
 		projected.Sources[1].ConfigMap.Name != "jobkeeper-results-ca" {
 		t.Errorf("unexpected results volume %+v", projected)
+	}
+}
+
+// A container that writes its output under umask 077 as user 1000 leaves files
+// only that user can read: the sidecar runs as the same user and group.
+func TestSidecarRunsAsTheUserOfTheWritingContainers(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		pod       corev1.PodSpec
+		wantUser  int64
+		wantGroup *int64
+	}{
+		{name: "no user set", pod: corev1.PodSpec{Containers: []corev1.Container{{Name: "a"}}}, wantUser: sidecarUID},
+		{name: "pod user", wantUser: 1000, wantGroup: new(int64(3000)), pod: corev1.PodSpec{
+			SecurityContext: &corev1.PodSecurityContext{RunAsUser: new(int64(1000)), RunAsGroup: new(int64(3000))},
+			Containers:      []corev1.Container{{Name: "a"}, {Name: "b"}}}},
+		{name: "container user wins", wantUser: 2000, pod: corev1.PodSpec{
+			SecurityContext: &corev1.PodSecurityContext{RunAsUser: new(int64(1000))},
+			Containers:      []corev1.Container{{Name: "a", SecurityContext: &corev1.SecurityContext{RunAsUser: new(int64(2000))}}}}},
+		{name: "different users", wantUser: sidecarUID, pod: corev1.PodSpec{Containers: []corev1.Container{
+			{Name: "a", SecurityContext: &corev1.SecurityContext{RunAsUser: new(int64(1000))}},
+			{Name: "b", SecurityContext: &corev1.SecurityContext{RunAsUser: new(int64(2000))}}}}},
+		{name: "root is never taken", wantUser: sidecarUID, pod: corev1.PodSpec{
+			SecurityContext: &corev1.PodSecurityContext{RunAsUser: new(int64(0))}, Containers: []corev1.Container{{Name: "a"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := tc.pod.DeepCopy()
+			output := &quarksv1alpha1.Output{OutputMap: quarksv1alpha1.OutputMap{"a": {"output.json": {Name: "x"}}}}
+			SidecarConfig{}.addSidecar(pod, "ns", output)
+			sc := pod.Containers[len(pod.Containers)-1].SecurityContext
+			if *sc.RunAsUser != tc.wantUser {
+				t.Errorf("runAsUser = %d, want %d", *sc.RunAsUser, tc.wantUser)
+			}
+			if (sc.RunAsGroup == nil) != (tc.wantGroup == nil) || sc.RunAsGroup != nil && *sc.RunAsGroup != *tc.wantGroup {
+				t.Errorf("runAsGroup = %v, want %v", sc.RunAsGroup, tc.wantGroup)
+			}
+		})
+	}
+}
+
+// An output rejection or a sidecar timeout fails the Job at once: the workload
+// is not run again up to the backoff limit.
+func TestOutputFailurePolicy(t *testing.T) {
+	output := &quarksv1alpha1.Output{OutputMap: quarksv1alpha1.OutputMap{"a_b": {"o.json": {Name: "s"}}}}
+	qj := sidecarTestQuarksJob(output)
+	qj.Spec.Template.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
+	qj.Spec.Template.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
+		{Action: batchv1.PodFailurePolicyActionIgnore, OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{
+			{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}}}}}
+	job, err := buildRunJob(qj, 1, nil, SidecarConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := job.Spec.PodFailurePolicy.Rules
+	if len(rules) != 2 || rules[0].Action != batchv1.PodFailurePolicyActionFailJob ||
+		*rules[0].OnExitCodes.ContainerName != quarksv1alpha1.OutputPersistContainerName ||
+		!slices.Equal(rules[0].OnExitCodes.Values, []int32{2, 3}) || rules[1].Action != batchv1.PodFailurePolicyActionIgnore {
+		t.Errorf("rules = %+v, want the sidecar's FailJob rule first, then the template's", rules)
+	}
+
+	qj.Spec.Template.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+	qj.Spec.Template.Spec.PodFailurePolicy = nil
+	if job, _ := buildRunJob(qj, 1, nil, SidecarConfig{}); job.Spec.PodFailurePolicy != nil {
+		t.Error("a podFailurePolicy with restartPolicy OnFailure, which the API server refuses")
+	}
+	qj.Spec.Output = nil
+	qj.Spec.Template.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
+	if job, _ := buildRunJob(qj, 1, nil, SidecarConfig{}); job.Spec.PodFailurePolicy != nil {
+		t.Error("a podFailurePolicy without output")
 	}
 }

@@ -55,7 +55,7 @@ func SetupQuarksJobWebhookWithManager(mgr ctrl.Manager) error {
 		Complete()
 }
 
-// +kubebuilder:webhook:path=/mutate-quarks-cloudfoundry-org-v1alpha1-quarksjob,mutating=true,failurePolicy=fail,sideEffects=None,groups=quarks.cloudfoundry.org,resources=quarksjobs,verbs=create;update,versions=v1alpha1,name=mquarksjob-v1alpha1.kb.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/mutate-quarks-cloudfoundry-org-v1alpha1-quarksjob,mutating=true,failurePolicy=fail,sideEffects=None,groups=quarks.cloudfoundry.org,resources=quarksjobs,verbs=create;update,versions=v1alpha1,name=mquarksjob-v1alpha1.kb.io,admissionReviewVersions=v1,patch=`{"matchConditions":[{"name":"create-or-spec-changed","expression":"request.operation == 'CREATE' || object.spec != oldObject.spec"}]}`
 
 // QuarksJobCustomDefaulter sets the defaults of a QuarksJob. They are the same as the defaults of the CRD
 // schema.
@@ -108,6 +108,14 @@ func (v *QuarksJobCustomValidator) ValidateCreate(_ context.Context, qj *quarksv
 // deleted, and updates of metadata alone, are never blocked.
 func (v *QuarksJobCustomValidator) ValidateUpdate(_ context.Context, oldQJ, newQJ *quarksv1alpha1.QuarksJob) (admission.Warnings, error) {
 	if newQJ.DeletionTimestamp != nil || equality.Semantic.DeepEqual(oldQJ.Spec, newQJ.Spec) {
+		return nil, nil
+	}
+	// A change of the strategy alone, such as the operator's write-back of now
+	// to manual or once to done, is valid by the schema's enum; it is never
+	// denied for rules an older object predates.
+	oldSpec, newSpec := oldQJ.Spec, newQJ.Spec
+	oldSpec.Trigger, newSpec.Trigger = quarksv1alpha1.Trigger{}, quarksv1alpha1.Trigger{}
+	if equality.Semantic.DeepEqual(oldSpec, newSpec) {
 		return nil, nil
 	}
 	return validateQuarksJob(newQJ)

@@ -498,6 +498,12 @@ func TestValidator(t *testing.T) {
 			obj:  qjob(invalid, func(qj *quarksv1alpha1.QuarksJob) { qj.Labels = map[string]string{"a": "b"} }),
 		},
 		{name: "update while deleting is not checked", old: qjob(), obj: qjob(invalid, deleting)},
+		{
+			// The operator's write-back of now to manual on an object that a newer rule would refuse.
+			name: "update of the strategy alone is not checked",
+			old:  qjob(invalid, func(qj *quarksv1alpha1.QuarksJob) { qj.Spec.Trigger.Strategy = quarksv1alpha1.StrategyNow }),
+			obj:  qjob(invalid, func(qj *quarksv1alpha1.QuarksJob) { qj.Spec.Trigger.Strategy = quarksv1alpha1.StrategyManual }),
+		},
 	}
 	v := &QuarksJobCustomValidator{}
 	for _, tt := range tests {
