@@ -70,7 +70,7 @@ func SetupNodeJobWebhookWithManager(mgr ctrl.Manager) error {
 		Complete()
 }
 
-// +kubebuilder:webhook:path=/mutate-batch-cs-sap-com-v1alpha1-nodejob,mutating=true,failurePolicy=fail,sideEffects=None,groups=batch.cs.sap.com,resources=nodejobs,verbs=create;update,versions=v1alpha1,name=mnodejob-v1alpha1.kb.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/mutate-batch-cs-sap-com-v1alpha1-nodejob,mutating=true,failurePolicy=fail,sideEffects=None,groups=batch.cs.sap.com,resources=nodejobs,verbs=create;update,versions=v1alpha1,name=mnodejob-v1alpha1.kb.io,admissionReviewVersions=v1,patch=`{"matchConditions":[{"name":"create-or-spec-changed","expression":"request.operation == 'CREATE' || object.spec != oldObject.spec"}]}`
 
 // NodeJobCustomDefaulter sets the defaults of a NodeJob, the same ones the CRD schema declares.
 type NodeJobCustomDefaulter struct{}

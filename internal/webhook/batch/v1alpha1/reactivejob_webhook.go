@@ -59,7 +59,7 @@ func SetupReactiveJobWebhookWithManager(mgr ctrl.Manager, opts ReactiveJobWebhoo
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=create
 
-// +kubebuilder:webhook:path=/mutate-batch-cs-sap-com-v1alpha1-reactivejob,mutating=true,failurePolicy=fail,sideEffects=None,timeoutSeconds=10,groups=batch.cs.sap.com,resources=reactivejobs,verbs=create;update,versions=v1alpha1,name=mreactivejob-v1alpha1.kb.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/mutate-batch-cs-sap-com-v1alpha1-reactivejob,mutating=true,failurePolicy=fail,sideEffects=None,timeoutSeconds=10,groups=batch.cs.sap.com,resources=reactivejobs,verbs=create;update,versions=v1alpha1,name=mreactivejob-v1alpha1.kb.io,admissionReviewVersions=v1,patch=`{"matchConditions":[{"name":"create-or-spec-changed","expression":"request.operation == 'CREATE' || object.spec != oldObject.spec"}]}`
 
 // ReactiveJobCustomDefaulter sets the defaults of a ReactiveJob.
 type ReactiveJobCustomDefaulter struct{}
