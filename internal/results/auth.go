@@ -95,6 +95,8 @@ type authenticator struct {
 	cache       *cache.LRUExpireCache
 	ttl         time.Duration
 	negativeTTL time.Duration
+	// admit, when set, is asked before a token that is not in the cache is reviewed; its error is the answer.
+	admit func(r *http.Request) error
 }
 
 // cachedReview is a remembered TokenReview outcome.
@@ -136,6 +138,11 @@ func (a *authenticator) authenticate(ctx context.Context, r *http.Request) (Call
 		return c.caller, nil
 	}
 
+	if a.admit != nil {
+		if err := a.admit(r); err != nil {
+			return Caller{}, err
+		}
+	}
 	review := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token}}
 	if a.audience != "" {
 		review.Spec.Audiences = []string{a.audience}

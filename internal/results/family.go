@@ -75,6 +75,9 @@ type Route struct {
 	Path string
 	// MaxBodyBytes bounds the request body (http.MaxBytesReader); 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// StreamsBody says that the handler does not hold the body in memory (it streams it, e.g. to a file),
+	// so the body does not count against Options.MaxInFlightBodyBytes.
+	StreamsBody bool
 	// Handler serves the route.
 	Handler Handler
 }

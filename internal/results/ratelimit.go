@@ -17,6 +17,8 @@ limitations under the License.
 package results
 
 import (
+	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -44,6 +46,12 @@ func (l *rateLimiter) allow(key string, perMinute int) (bool, time.Duration) {
 	if perMinute <= 0 {
 		return true, 0
 	}
+	return l.allowRate(key, rate.Limit(float64(perMinute)/60), perMinute)
+}
+
+// allowRate takes one request from the bucket of key, which holds burst
+// requests and refills at perSecond.
+func (l *rateLimiter) allowRate(key string, perSecond rate.Limit, burst int) (bool, time.Duration) {
 	now := l.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -51,14 +59,31 @@ func (l *rateLimiter) allow(key string, perMinute int) (bool, time.Duration) {
 	if v, ok := l.buckets.Get(key); ok {
 		lim = v.(*rate.Limiter)
 	} else {
-		lim = rate.NewLimiter(rate.Limit(float64(perMinute)/60), perMinute)
+		lim = rate.NewLimiter(perSecond, burst)
 	}
-	// An idle bucket is full again after a minute; forgetting it then changes nothing.
-	l.buckets.Add(key, lim, 2*time.Minute)
+	// Forget a bucket once it has been idle for longer than it takes to fill (and at least two minutes).
+	full := 2 * time.Minute
+	if perSecond > 0 {
+		full = max(full, 2*time.Duration(float64(burst)/float64(perSecond)*float64(time.Second)))
+	}
+	l.buckets.Add(key, lim, full)
 	r := lim.ReserveN(now, 1)
+	if !r.OK() {
+		return false, time.Minute
+	}
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		return false, d
 	}
 	return true, 0
+}
+
+// sourceKey names the source address of a request in rate-limit keys: its IP
+// without the port.
+func sourceKey(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return "source:" + host
 }

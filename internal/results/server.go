@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/time/rate"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -62,12 +63,22 @@ const (
 	DefaultRejectedTokenCacheTTL = 5 * time.Second
 	DefaultTokenCacheSize        = 4096
 	DefaultRateLimitCacheSize    = 16384
+	// DefaultSourceReviewsPerSecond and DefaultSourceReviewBurst bound, per source IP, the requests whose
+	// token is not in the cache, each of which costs a TokenReview.
+	DefaultSourceReviewsPerSecond = 20
+	DefaultSourceReviewBurst      = 40
+	// DefaultMaxConnections bounds the connections open at once.
+	DefaultMaxConnections = 1024
+	// DefaultMaxInFlightBodyBytes bounds the request bodies handlers hold in memory at once.
+	DefaultMaxInFlightBodyBytes = 64 << 20
 
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 120 * time.Second
-	idleTimeout       = 120 * time.Second
-	shutdownTimeout   = 10 * time.Second
-	maxHeaderBytes    = 64 << 10
+	// writeTimeout runs from the end of the request header, so it covers reading the body too.
+	writeTimeout    = 5 * time.Minute
+	idleTimeout     = 120 * time.Second
+	shutdownTimeout = 10 * time.Second
+	maxHeaderBytes  = 64 << 10
 )
 
 // Options configure the results API server.
@@ -108,6 +119,20 @@ type Options struct {
 	TokenCacheSize int
 	// RateLimitCacheSize bounds the number of pods with a rate-limit bucket; DefaultRateLimitCacheSize when zero.
 	RateLimitCacheSize int
+	// SourceReviewsPerSecond and SourceReviewBurst are the token bucket of each source IP for requests whose
+	// token is not in the cache: such a request is answered 429 before its TokenReview when the bucket of its
+	// source is empty. DefaultSourceReviewsPerSecond and DefaultSourceReviewBurst when zero; no limit when
+	// SourceReviewsPerSecond is negative.
+	SourceReviewsPerSecond float64
+	SourceReviewBurst      int
+	// MaxConnections bounds the connections open at once (more wait to be accepted); DefaultMaxConnections
+	// when zero, no limit when negative.
+	MaxConnections int
+	// MaxInFlightBodyBytes bounds the bytes of request bodies that handlers hold at once, across all
+	// requests (a route's body counts with its Content-Length, or its MaxBodyBytes when the length is
+	// unknown; routes with StreamsBody do not count). A request that does not fit is answered 503 with
+	// Retry-After. DefaultMaxInFlightBodyBytes when zero, no limit when negative.
+	MaxInFlightBodyBytes int64
 
 	// Families are the routes the server serves.
 	Families []Family
@@ -135,6 +160,8 @@ type Server struct {
 	auth    *authenticator
 	users   *authenticator
 	limiter *rateLimiter
+	sources *rateLimiter
+	bodies  *bodyBudget
 	mu      sync.Mutex
 	addr    string
 	started bool
@@ -180,6 +207,10 @@ func New(opts Options) (*Server, error) {
 	opts.RejectedTokenCacheTTL = cmp.Or(opts.RejectedTokenCacheTTL, DefaultRejectedTokenCacheTTL)
 	opts.TokenCacheSize = cmp.Or(opts.TokenCacheSize, DefaultTokenCacheSize)
 	opts.RateLimitCacheSize = cmp.Or(opts.RateLimitCacheSize, DefaultRateLimitCacheSize)
+	opts.SourceReviewsPerSecond = cmp.Or(opts.SourceReviewsPerSecond, DefaultSourceReviewsPerSecond)
+	opts.SourceReviewBurst = cmp.Or(opts.SourceReviewBurst, DefaultSourceReviewBurst)
+	opts.MaxConnections = cmp.Or(opts.MaxConnections, DefaultMaxConnections)
+	opts.MaxInFlightBodyBytes = cmp.Or(opts.MaxInFlightBodyBytes, DefaultMaxInFlightBodyBytes)
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
@@ -232,6 +263,9 @@ func New(opts Options) (*Server, error) {
 	s.users = newAuthenticator(opts.Reviewer, AuthUser, "", opts.Clock, opts.TokenCacheSize,
 		opts.TokenCacheTTL, opts.RejectedTokenCacheTTL)
 	s.limiter = newRateLimiter(opts.Clock, opts.RateLimitCacheSize)
+	s.sources = newRateLimiter(opts.Clock, opts.RateLimitCacheSize)
+	s.auth.admit, s.users.admit = s.admitReview, s.admitReview
+	s.bodies = &bodyBudget{max: max(opts.MaxInFlightBodyBytes, 0)}
 	return s, nil
 }
 
@@ -291,11 +325,15 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("results server listening on %s: %w", s.opts.BindAddress, err)
 	}
+	if s.opts.MaxConnections > 0 {
+		ln = newLimitListener(ln, s.opts.MaxConnections)
+	}
 	srv := &http.Server{
 		Handler:           s,
 		TLSConfig:         cfg,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          log.New(logWriter{s.log.V(1)}, "", 0),
@@ -326,8 +364,9 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 // ServeHTTP routes a request: unknown paths 404, wrong methods 405, then the
-// leader check, authentication, the rate limit, the body limit and the
-// route's handler. Every error is answered as JSON.
+// leader check, authentication (a token not in the cache first takes from the
+// bucket of its source IP), the rate limit, the body limit, the in-flight body
+// budget and the route's handler. Every error is answered as JSON.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
@@ -371,6 +410,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, params
 			r.ContentLength, rt.MaxBodyBytes))
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, rt.MaxBodyBytes)
+	reserved := s.bodies.reservation(r, rt)
+	if !s.bodies.tryAcquire(reserved) {
+		return s.writeError(w, r, rt, Unavailable(DefaultRetryAfter, "the results API is busy; retry"))
+	}
+	defer s.bodies.release(reserved)
 
 	req := &Request{HTTP: r, Caller: caller, Family: rt.family.Name, Route: rt.Path, params: params}
 	ctx := logf.IntoContext(r.Context(), logger)
@@ -434,6 +478,20 @@ func (s *Server) lookup(r *http.Request) (*route, map[string]string, []string) {
 	}
 	slices.Sort(allowed)
 	return nil, nil, slices.Compact(allowed)
+}
+
+// admitReview is called before a token that is not in the cache is reviewed:
+// each such request takes from the token bucket of its source IP, so that a
+// stream of made-up tokens costs at most a bucket of TokenReviews.
+func (s *Server) admitReview(r *http.Request) error {
+	if s.opts.SourceReviewsPerSecond < 0 {
+		return nil
+	}
+	ok, wait := s.sources.allowRate(sourceKey(r), rate.Limit(s.opts.SourceReviewsPerSecond), s.opts.SourceReviewBurst)
+	if !ok {
+		return TooManyRequests(wait, "too many requests with new tokens from this address")
+	}
+	return nil
 }
 
 func (s *Server) isLeader() bool {

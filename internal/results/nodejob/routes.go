@@ -159,7 +159,7 @@ func (r *Routes) Family() results.Family {
 			{Method: http.MethodPost, Path: "/report/{node}/{executionID}/result", MaxBodyBytes: maxResult.Value(),
 				Handler: r.counted(r.result)},
 			{Method: http.MethodPost, Path: "/report/{node}/{executionID}/file", MaxBodyBytes: r.opts.MaxFileRequestBytes,
-				Handler: r.counted(r.file)},
+				StreamsBody: true, Handler: r.counted(r.file)},
 			{Method: http.MethodPost, Path: "/report/{node}/{executionID}/event", MaxBodyBytes: maxEventRequestBytes,
 				Handler: r.counted(r.event)},
 		},
