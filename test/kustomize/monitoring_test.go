@@ -550,6 +550,22 @@ func TestServiceMonitorScrapes(t *testing.T) {
 		t.Errorf("ServiceAccount %s/%s may not get /metrics", secret.Namespace, sa)
 	}
 
+	// The certificate is verified for the metrics Service's name, which the metrics Certificate carries.
+	serverName, _, _ := unstructured.NestedString(ep, "tlsConfig", "serverName")
+	want := "jobkeeper-controller-manager-metrics-service." + monitor.GetNamespace() + ".svc"
+	if serverName != want {
+		t.Errorf("tlsConfig.serverName = %q, want %q", serverName, want)
+	}
+	for _, u := range ofKind(objs, "Certificate") {
+		if u.GetName() == "jobkeeper-metrics-certs" {
+			names, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "dnsNames")
+			if !slices.Contains(names, serverName) {
+				t.Errorf("Certificate %s: dnsNames %v do not contain the ServiceMonitor's serverName %s", u.GetName(),
+					names, serverName)
+			}
+		}
+	}
+
 	port, _ := ep["port"].(string)
 	ports := servicePorts(t, objs)[monitor.GetNamespace()+"/jobkeeper-controller-manager-metrics-service"]
 	if !slices.ContainsFunc(ports, func(p corev1.ServicePort) bool { return p.Name == port }) {
