@@ -33,7 +33,11 @@ const (
 	ReactiveJobLegacyHashAnnotation = "batch.cs.sap.com/controller-hash"
 	// ReactiveJobTemplateHashAnnotation is the Job annotation holding the canonical template hash.
 	ReactiveJobTemplateHashAnnotation = "batch.cs.sap.com/template-hash"
-	// ReactiveJobRerunAnnotation on a ReactiveJob asks for one more run whenever its value changes.
+	// ReactiveJobRunAnnotation is the Job annotation holding the decimal run number the Job was created for
+	// (status.runCount after the Job was recorded). Together with the ReactiveJob's UID it is the run's identity.
+	ReactiveJobRunAnnotation = "batch.cs.sap.com/run"
+	// ReactiveJobRerunAnnotation on a ReactiveJob asks for one more run whenever its value differs from
+	// status.lastHandledRerun, even when the value was used before.
 	ReactiveJobRerunAnnotation = "batch.cs.sap.com/rerun"
 	// ReactiveJobFinalizer is the finalizer that holds a ReactiveJob until its Jobs are gone.
 	ReactiveJobFinalizer = "batch.cs.sap.com/reactivejob-operator"
@@ -163,6 +167,11 @@ type ReactiveJobStatus struct {
 	// lastHandledRerun is the value of the batch.cs.sap.com/rerun annotation last acted on.
 	// +optional
 	LastHandledRerun string `json:"lastHandledRerun,omitempty"`
+
+	// runCount is the number of Jobs created so far; it never decreases. Run n's Job carries the
+	// batch.cs.sap.com/run annotation n and a name derived from the ReactiveJob's UID and n.
+	// +optional
+	RunCount int64 `json:"runCount,omitempty"`
 
 	// templateHash is the canonical hash of the template the current Job was created from. It lets a
 	// generation change that leaves the template as it was create no Job, even after the current Job is gone.

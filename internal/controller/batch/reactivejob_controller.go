@@ -20,6 +20,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -45,6 +47,7 @@ import (
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
 	"github.com/jobkeeper/jobkeeper/internal/labelcache"
+	"github.com/jobkeeper/jobkeeper/internal/runs"
 	"github.com/jobkeeper/jobkeeper/internal/status"
 )
 
@@ -88,6 +91,8 @@ type ReactiveJobReconciler struct {
 
 	// apiReader reads from the API server, for what the cache may not have seen yet.
 	apiReader client.Reader
+	// expectations hold back a reconcile until the cache shows this controller's last run record.
+	expectations *runs.Expectations
 	// jobs is the cache of Jobs labelled with a ReactiveJob UID.
 	jobs    client.Reader
 	metrics *reactiveJobMetrics
@@ -109,6 +114,12 @@ func (r *ReactiveJobReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			r.metrics.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !r.expectations.Fresh(rj.UID, rj.Status.RunCount) {
+		// The cache has not yet seen this controller's last status write; acting
+		// on an older copy could create or replace a Job twice. The write's own
+		// watch event brings the next reconcile.
+		return ctrl.Result{}, nil
 	}
 	if rj.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(rj, batchv1alpha1.ReactiveJobFinalizer) {
 		// The finalizer comes before the first Job, through a patch (RJ-21).
@@ -132,6 +143,9 @@ func (r *ReactiveJobReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	result, err = r.reconcileNormal(ctx, rj, jobs)
 	if _, perr := status.PatchIfChanged(ctx, r.Client, before, rj, &before.Status, &rj.Status); perr != nil {
+		// The run was not recorded: the next reconcile computes the same run
+		// number and adopts the Job this one created.
+		r.expectations.Forget(rj.UID)
 		err = errors.Join(err, fmt.Errorf("patching status: %w", perr))
 	}
 	return result, err
@@ -145,7 +159,12 @@ func (r *ReactiveJobReconciler) reconcileNormal(ctx context.Context, rj *batchv1
 		return ctrl.Result{}, r.transient(rj, err)
 	}
 
-	current := selectCurrentJob(rj.Status.CurrentJobName, jobs)
+	candidates := jobs
+	if rj.Status.CurrentJobName == "" {
+		// Adoption never takes a Job that is being deleted for the current one.
+		candidates = slices.DeleteFunc(slices.Clone(jobs), func(j *batchv1.Job) bool { return j.DeletionTimestamp != nil })
+	}
+	current := selectCurrentJob(rj.Status.CurrentJobName, candidates)
 	if current == nil && rj.Status.CurrentJobName != "" {
 		// The cache may lag behind a Job created a moment ago: confirm with a direct read.
 		gone, err := r.jobGone(ctx, rj.Namespace, rj.Status.CurrentJobName)
@@ -162,6 +181,9 @@ func (r *ReactiveJobReconciler) reconcileNormal(ctx context.Context, rj *batchv1
 		if h := current.Annotations[batchv1alpha1.ReactiveJobTemplateHashAnnotation]; h != "" {
 			rj.Status.TemplateHash = h
 		}
+	}
+	if err := recordAdoptedHash(rj, current); err != nil {
+		return ctrl.Result{}, r.transient(rj, err)
 	}
 
 	token, create, err := r.needsJob(rj, current)
@@ -264,7 +286,7 @@ func (r *ReactiveJobReconciler) jobGone(ctx context.Context, namespace, name str
 
 // needsJob decides whether a new Job is due and with which rerun token (RJ-3 to RJ-6, RJ-17).
 func (r *ReactiveJobReconciler) needsJob(rj *batchv1alpha1.ReactiveJob, current *batchv1.Job) (string, bool, error) {
-	if token := rj.Annotations[batchv1alpha1.ReactiveJobRerunAnnotation]; token != "" && token != rj.Status.LastHandledRerun {
+	if token := rj.Annotations[batchv1alpha1.ReactiveJobRerunAnnotation]; runs.NewRequest(token, rj.Status.LastHandledRerun) {
 		return token, true, nil
 	}
 	if current == nil && rj.Status.CurrentJobName == "" {
@@ -283,12 +305,9 @@ func (r *ReactiveJobReconciler) needsJob(rj *batchv1alpha1.ReactiveJob, current 
 	if current != nil {
 		previous = current.Annotations[batchv1alpha1.ReactiveJobTemplateHashAnnotation]
 		if previous == "" {
-			legacy, err := legacyTemplateHash(&rj.Spec.JobTemplate)
-			if err != nil {
+			same, err := legacyHashMatches(current, &rj.Spec.JobTemplate)
+			if err != nil || same {
 				return "", false, err
-			}
-			if legacy == current.Annotations[batchv1alpha1.ReactiveJobLegacyHashAnnotation] {
-				return "", false, nil
 			}
 		}
 	}
@@ -297,6 +316,26 @@ func (r *ReactiveJobReconciler) needsJob(rj *batchv1alpha1.ReactiveJob, current 
 		return "", rj.Status.ObservedGeneration != rj.Generation, nil
 	}
 	return "", hash != previous, nil
+}
+
+// recordAdoptedHash records the canonical hash of the template for a current
+// Job written by an earlier operator (legacy hash only) when that Job ran the
+// template as it is now. Without it, a spec change that leaves the template
+// alone would run the template again once the adopted Job is gone (RJ-19).
+func recordAdoptedHash(rj *batchv1alpha1.ReactiveJob, current *batchv1.Job) error {
+	if current == nil || rj.Status.TemplateHash != "" || current.Annotations[batchv1alpha1.ReactiveJobTemplateHashAnnotation] != "" {
+		return nil
+	}
+	same, err := legacyHashMatches(current, &rj.Spec.JobTemplate)
+	if err != nil || !same {
+		return err
+	}
+	hash, err := canonicalTemplateHash(&rj.Spec.JobTemplate)
+	if err != nil {
+		return err
+	}
+	rj.Status.TemplateHash = hash
+	return nil
 }
 
 // makeRoom applies the concurrency policy before a new Job is created and
@@ -337,8 +376,9 @@ func (r *ReactiveJobReconciler) setWaiting(rj *batchv1alpha1.ReactiveJob, curren
 	applySummary(rj, s)
 }
 
-// createJob creates the Job for the current generation and token, or adopts
-// the one an earlier attempt created (RJ-7).
+// createJob creates the Job of the next run, or adopts the one an earlier
+// attempt created for that run (RJ-7). A Job with the name that is not this
+// run's (foreign, or being deleted) is never taken: the next candidate name is tried.
 func (r *ReactiveJobReconciler) createJob(ctx context.Context, rj *batchv1alpha1.ReactiveJob, token string) (*batchv1.Job, error) {
 	hash, err := canonicalTemplateHash(&rj.Spec.JobTemplate)
 	if err != nil {
@@ -348,40 +388,44 @@ func (r *ReactiveJobReconciler) createJob(ctx context.Context, rj *batchv1alpha1
 	if err != nil {
 		return nil, err
 	}
+	run := rj.Status.RunCount + 1
+	ours := func(o client.Object) bool {
+		return o.GetLabels()[batchv1alpha1.ReactiveJobControllerUIDLabel] == string(rj.UID) &&
+			o.GetAnnotations()[batchv1alpha1.ReactiveJobRunAnnotation] == strconv.FormatInt(run, 10)
+	}
 	for i := range maxJobNameCandidates {
-		job := buildReactiveJobJob(rj, reactiveJobJobName(rj, token, i), token, hash, legacy)
-		err := r.Create(ctx, job)
-		if err == nil {
-			r.Recorder.Eventf(rj, job, corev1.EventTypeNormal, EventJobCreated, "Create",
-				"created job %s for generation %d", job.Name, rj.Generation)
-			r.recordRun(rj, job, token, hash)
-			return job, nil
-		}
-		if !apierrors.IsAlreadyExists(err) {
+		job := buildReactiveJobJob(rj, reactiveJobJobName(rj, run, i), run, token, hash, legacy)
+		created, err := runs.CreateOrAdopt(ctx, r.Client, r.apiReader, job, ours)
+		switch {
+		case errors.Is(err, runs.ErrNotOurs):
+			continue
+		case err != nil:
 			return nil, err
 		}
-		existing := &batchv1.Job{}
-		if err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(job), existing); err != nil {
-			return nil, fmt.Errorf("reading job %s: %w", job.Name, err)
+		if created {
+			r.Recorder.Eventf(rj, job, corev1.EventTypeNormal, EventJobCreated, "Create",
+				"created job %s for generation %d (run %d)", job.Name, rj.Generation, run)
+			if token != "" {
+				r.Recorder.Eventf(rj, job, corev1.EventTypeNormal, EventRerunRequested, "Rerun",
+					"rerun %q runs as job %s", token, job.Name)
+			}
 		}
-		if g, _ := jobGeneration(existing); existing.Labels[batchv1alpha1.ReactiveJobControllerUIDLabel] == string(rj.UID) &&
-			g == rj.Generation && existing.Annotations[batchv1alpha1.ReactiveJobRerunAnnotation] == token {
-			r.recordRun(rj, existing, token, hash)
-			return existing, nil
-		}
+		r.recordRun(rj, job, run, token, hash)
+		return job, nil
 	}
 	return nil, fmt.Errorf("no free job name among %d candidates", maxJobNameCandidates)
 }
 
-// recordRun notes in status the Job that now is current.
-func (r *ReactiveJobReconciler) recordRun(rj *batchv1alpha1.ReactiveJob, job *batchv1.Job, token, hash string) {
+// recordRun notes in status the Job that now is current, and that the next
+// reconcile must see this status before it acts again.
+func (r *ReactiveJobReconciler) recordRun(rj *batchv1alpha1.ReactiveJob, job *batchv1.Job, run int64, token, hash string) {
 	if token != "" {
-		r.Recorder.Eventf(rj, job, corev1.EventTypeNormal, EventRerunRequested, "Rerun",
-			"rerun %q runs as job %s", token, job.Name)
 		rj.Status.LastHandledRerun = token
 	}
+	rj.Status.RunCount = run
 	rj.Status.CurrentJobName = job.Name
 	rj.Status.TemplateHash = hash
+	r.expectations.Expect(rj.UID, run)
 }
 
 // createFailed turns a refused Job creation into status: invalid templates and
@@ -418,8 +462,10 @@ func (r *ReactiveJobReconciler) transient(rj *batchv1alpha1.ReactiveJob, err err
 	}
 	r.Recorder.Eventf(rj, nil, corev1.EventTypeWarning, EventReconcileError, "Reconcile", "%v", err)
 	if rj.Status.ObservedGeneration != rj.Generation || rj.Status.CurrentJobName == "" {
-		s := summaryFromStatus(&rj.Status)
-		s.summary.Stalled = nil
+		// The work for this generation is not done: Ready is not carried over
+		// from the previous generation, so that waiting for Ready waits for it.
+		msg := fmt.Sprintf("retrying after an error: %v", err)
+		s := summaryForState(batchv1alpha1.ReactiveJobStateProcessing, metav1.ConditionUnknown, msg)
 		s.summary.Reconciling = &status.Reason{Reason: batchv1alpha1.ReactiveJobReasonRetryingAfterError, Message: err.Error()}
 		applySummary(rj, s)
 	}
@@ -538,6 +584,7 @@ func (r *ReactiveJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Clock = clock.RealClock{}
 	}
 	r.apiReader = mgr.GetAPIReader()
+	r.expectations = runs.NewExpectations()
 	r.metrics = newReactiveJobMetrics(r.Clock.Now())
 
 	jobCache, err := labelcache.New(mgr, &batchv1.Job{}, batchv1alpha1.ReactiveJobControllerUIDLabel, r.Namespaces,
@@ -550,7 +597,7 @@ func (r *ReactiveJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.jobs = jobCache
 
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&batchv1alpha1.ReactiveJob{}, builder.WithPredicates(reactiveJobChanged())).
+		For(&batchv1alpha1.ReactiveJob{}, builder.WithPredicates(predicate.Or(reactiveJobChanged(), r.expectations.PendingPredicate()))).
 		WatchesRawSource(source.Kind(jobCache, &batchv1.Job{},
 			handler.TypedEnqueueRequestsFromMapFunc(reactiveJobForJob))).
 		WithOptions(controller.Options{

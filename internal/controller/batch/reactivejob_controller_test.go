@@ -126,7 +126,9 @@ var _ = Describe("ReactiveJob controller", func() {
 		Expect(kstatusOf(got)).To(Equal(kstatus.InProgressStatus))
 
 		Expect(job.Name).To(MatchRegexp(`^test-[bcdfghjklmnpqrstvwxz2456789]{5}$`))
-		Expect(job.Name).To(Equal(reactiveJobJobName(got, "", 0)))
+		Expect(job.Name).To(Equal(reactiveJobJobName(got, 1, 0)))
+		Expect(job.Annotations).To(HaveKeyWithValue(batchv1alpha1.ReactiveJobRunAnnotation, "1"))
+		Expect(got.Status.RunCount).To(Equal(int64(1)))
 		Expect(job.Labels).To(HaveKeyWithValue("app", "demo"))
 		Expect(job.Labels).To(HaveKeyWithValue(batchv1alpha1.ReactiveJobControllerNameLabel, "test"))
 		Expect(job.Labels).To(HaveKeyWithValue(batchv1alpha1.ReactiveJobControllerUIDLabel, string(got.UID)))
@@ -434,7 +436,7 @@ var _ = Describe("ReactiveJob controller", func() {
 		Expect(err).NotTo(HaveOccurred())
 		legacy, err := legacyTemplateHash(&rj.Spec.JobTemplate)
 		Expect(err).NotTo(HaveOccurred())
-		crashed := buildReactiveJobJob(rj, reactiveJobJobName(rj, "", 0), "", hash, legacy)
+		crashed := buildReactiveJobJob(rj, reactiveJobJobName(rj, 1, 0), 1, "", hash, legacy)
 		Expect(k8sClient.Create(ctx, crashed)).To(Succeed())
 
 		stop = startReactiveJobController(ns)
@@ -553,6 +555,170 @@ var _ = Describe("ReactiveJob controller", func() {
 		rj := readmeReactiveJob(ns, strings.Repeat("x", 60))
 		Expect(k8sClient.Create(ctx, rj)).To(Succeed())
 		Expect(currentJob(rj).Name).To(MatchRegexp(`^x{57}-[a-z0-9]{5}$`))
+	})
+
+	// uids returns the UIDs of the object's Jobs: a Job deleted and created
+	// again under the same name counts twice.
+	uids := func(rj *batchv1alpha1.ReactiveJob) []string {
+		var out []string
+		for _, j := range jobsOf(rj) {
+			out = append(out, string(j.UID))
+		}
+		return out
+	}
+
+	It("a rerun token used before (a, b, a, as a revert in Git) is a new request: 4 Jobs, 4 runs", func() {
+		rj := readmeReactiveJob(ns, "revert")
+		Expect(k8sClient.Create(ctx, rj)).To(Succeed())
+		seen := map[string]bool{}
+		finish := func() {
+			job := currentJob(rj)
+			seen[string(job.UID)] = true
+			finishJob(job, true)
+			Eventually(func() batchv1alpha1.ReactiveJobState { return get(rj).Status.State }).Should(Equal(batchv1alpha1.ReactiveJobStateReady))
+		}
+		finish()
+		for i, token := range []string{"a", "b", "a"} {
+			update(rj, func(o *batchv1alpha1.ReactiveJob) {
+				o.Annotations = map[string]string{batchv1alpha1.ReactiveJobRerunAnnotation: token}
+			})
+			Eventually(func() int64 { return get(rj).Status.RunCount }).Should(Equal(int64(i + 2)))
+			finish()
+		}
+		Expect(seen).To(HaveLen(4))
+		Expect(uids(rj)).To(HaveLen(4))
+		Consistently(func() []string { return uids(rj) }).WithTimeout(2 * time.Second).Should(HaveLen(4))
+		Expect(get(rj).Status.LastHandledRerun).To(Equal("a"))
+	})
+
+	It("under Replace, a reconcile that reads its own object before its status write deletes and recreates nothing", func() {
+		rj := readmeReactiveJob(ns, "stale")
+		rj.Spec.ConcurrencyPolicy = batchv1alpha1.ReplaceConcurrent
+		Expect(k8sClient.Create(ctx, rj)).To(Succeed())
+		first := currentJob(rj)
+		stop()
+		stop = func() {}
+
+		// A reconciler whose client serves a copy of the object older than its own
+		// last status write, as an informer does for a moment after the write.
+		update(rj, func(o *batchv1alpha1.ReactiveJob) { o.Spec.JobTemplate.Annotations["digest"] = "next" })
+		beforeWrite := get(rj)
+		r, rc := newStaleReactiveJobReconciler(beforeWrite)
+		_, err := r.Reconcile(ctx, reconcileRequest(rj))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(get(rj).Status.RunCount).To(Equal(int64(2)))
+		Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(first), &batchv1.Job{}))).To(BeTrue(),
+			"the replaced Job is deleted")
+		after := uids(rj)
+		Expect(after).To(HaveLen(1))
+
+		// The Job-add event's reconcile reads the copy from before the status write.
+		rc.serve(beforeWrite)
+		_, err = r.Reconcile(ctx, reconcileRequest(rj))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(uids(rj)).To(Equal(after), "the new Job is neither replaced nor created again")
+		Expect(get(rj).Status.RunCount).To(Equal(int64(2)))
+		Expect(eventReasons(ns, "stale")).NotTo(ContainElement(EventJobReplaced))
+	})
+
+	It("a Job being deleted under the name of the next run is never taken for that run", func() {
+		stop()
+		rj := readmeReactiveJob(ns, "dying")
+		Expect(k8sClient.Create(ctx, rj)).To(Succeed())
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rj), rj)).To(Succeed())
+		hash, err := canonicalTemplateHash(&rj.Spec.JobTemplate)
+		Expect(err).NotTo(HaveOccurred())
+		dying := buildReactiveJobJob(rj, reactiveJobJobName(rj, 1, 0), 1, "", hash, "")
+		dying.Finalizers = []string{"test.jobkeeper.io/hold"}
+		Expect(k8sClient.Create(ctx, dying)).To(Succeed())
+		Expect(k8sClient.Delete(ctx, dying)).To(Succeed())
+
+		stop = startReactiveJobController(ns)
+		job := currentJob(rj)
+		Expect(job.UID).NotTo(Equal(dying.UID))
+		Expect(job.Name).To(Equal(reactiveJobJobName(rj, 1, 1)))
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(dying), dying)).To(Succeed())
+		dying.Finalizers = nil
+		Expect(k8sClient.Update(ctx, dying)).To(Succeed())
+	})
+
+	It("after migration, a spec change that leaves the template alone runs nothing once the adopted Job is gone", func() {
+		stop() // the upstream operator stopped; jobkeeper starts over its objects
+		stop = func() {}
+		for _, legacyEncoding := range []int{0, 1} {
+			name := fmt.Sprintf("migrated-%d", legacyEncoding)
+			rj := readmeReactiveJob(ns, name)
+			rj.Finalizers = []string{batchv1alpha1.ReactiveJobFinalizer}
+			Expect(k8sClient.Create(ctx, rj)).To(Succeed())
+			hashes, err := legacyTemplateHashes(&rj.Spec.JobTemplate)
+			Expect(err).NotTo(HaveOccurred())
+			upstream := &batchv1.Job{
+				ObjectMeta: metav1.ObjectMeta{
+					Name: name + "-abcde", Namespace: ns,
+					Labels: map[string]string{
+						batchv1alpha1.ReactiveJobControllerUIDLabel:  string(rj.UID),
+						batchv1alpha1.ReactiveJobControllerNameLabel: rj.Name,
+					},
+					Annotations: map[string]string{
+						batchv1alpha1.ReactiveJobGenerationAnnotation: "1",
+						batchv1alpha1.ReactiveJobLegacyHashAnnotation: hashes[legacyEncoding],
+					},
+				},
+				Spec: *rj.Spec.JobTemplate.Spec.DeepCopy(),
+			}
+			Expect(k8sClient.Create(ctx, upstream)).To(Succeed())
+			finishJob(upstream, true)
+			stop = startReactiveJobController(ns)
+			Eventually(func() string { return get(rj).Status.CurrentJobName }).Should(Equal(upstream.Name))
+			Eventually(func() batchv1alpha1.ReactiveJobState { return get(rj).Status.State }).Should(Equal(batchv1alpha1.ReactiveJobStateReady))
+
+			// TTL removes the adopted Job; then a change that leaves jobTemplate alone.
+			Expect(k8sClient.Delete(ctx, upstream, client.PropagationPolicy(metav1.DeletePropagationBackground))).To(Succeed())
+			Eventually(func() []string { return uids(rj) }).Should(BeEmpty())
+			update(rj, func(o *batchv1alpha1.ReactiveJob) { o.Spec.ConcurrencyPolicy = batchv1alpha1.ForbidConcurrent })
+			Eventually(func() int64 { g := get(rj); return g.Status.ObservedGeneration - g.Generation }).Should(BeZero())
+			Consistently(func() []string { return uids(rj) }).WithTimeout(2 * time.Second).Should(BeEmpty())
+			Expect(get(rj).Status.RunCount).To(BeZero())
+			Expect(eventReasons(ns, name)).NotTo(ContainElement(EventJobCreated))
+			stop()
+			stop = func() {}
+		}
+	})
+
+	It("a transient error on a new generation does not carry Ready=True over to it", func() {
+		rj := readmeReactiveJob(ns, "transient")
+		Expect(k8sClient.Create(ctx, rj)).To(Succeed())
+		finishJob(currentJob(rj), true)
+		Eventually(readyCondition).WithArguments(rj).Should(PointTo(HaveField("Status", metav1.ConditionTrue)))
+		stop()
+
+		// A labelled Job without a controller is to be adopted, and the patch
+		// that adopts it fails: a transient error on the new generation.
+		orphan := currentJob(rj).DeepCopy()
+		orphan.ObjectMeta = metav1.ObjectMeta{Name: "transient-orphan", Namespace: ns,
+			Labels: orphan.Labels, Annotations: orphan.Annotations}
+		orphan.Spec.Selector, orphan.Spec.Template.Labels, orphan.Spec.ManualSelector = nil, nil, nil
+		delete(orphan.Spec.Template.Labels, "batch.kubernetes.io/controller-uid")
+		Expect(k8sClient.Create(ctx, orphan)).To(Succeed())
+		user := "rj-transient-" + ns
+		bindRole(user, user, func(r *rbacv1.ClusterRole) {
+			for i := range r.Rules {
+				if slices.Contains(r.Rules[i].Resources, "jobs") {
+					r.Rules[i].Verbs = slices.DeleteFunc(r.Rules[i].Verbs, func(v string) bool { return v == "patch" })
+				}
+			}
+		})
+		update(rj, func(o *batchv1alpha1.ReactiveJob) { o.Spec.JobTemplate.Annotations["digest"] = "transient" })
+		stop = startReactiveJobControllerAs(ns, userConfig(user))
+		Eventually(func(g Gomega) {
+			got := get(rj)
+			g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+			g.Expect(meta.FindStatusCondition(got.Status.Conditions, status.TypeReconciling)).To(
+				PointTo(HaveField("Reason", batchv1alpha1.ReactiveJobReasonRetryingAfterError)))
+		}).Should(Succeed())
+		got := get(rj)
+		Expect(meta.FindStatusCondition(got.Status.Conditions, status.TypeReady)).To(PointTo(HaveField("Status", metav1.ConditionUnknown)))
+		Expect(kstatusOf(got)).To(Equal(kstatus.InProgressStatus))
 	})
 
 	It("RJ-26: an idle, finished ReactiveJob is not written again", func() {

@@ -22,9 +22,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+
+	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
 )
 
 // canonicalHashPrefix marks the version of the canonical template hash.
@@ -62,6 +67,81 @@ func legacyTemplateHash(tmpl *batchv1.JobTemplateSpec) (string, error) {
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// legacyTemplateHashes returns every legacy hash the template may carry:
+// today's encoding, and the one of operators built with k8s.io/api before
+// v0.34 (reactivejob-operator v0.1.36 and older), which wrote
+// "creationTimestamp":null into both object metadata of the template.
+func legacyTemplateHashes(tmpl *batchv1.JobTemplateSpec) ([]string, error) {
+	current, err := legacyTemplateHash(tmpl)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(tmpl)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the job template: %w", err)
+	}
+	for _, m := range []struct {
+		prefix string
+		meta   *metav1.ObjectMeta
+	}{{`{"metadata":`, &tmpl.ObjectMeta}, {`"template":{"metadata":`, &tmpl.Spec.Template.ObjectMeta}} {
+		now, err := json.Marshal(m.meta)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the job template: %w", err)
+		}
+		old, err := json.Marshal(toNullTimestampMeta(m.meta))
+		if err != nil {
+			return nil, fmt.Errorf("encoding the job template: %w", err)
+		}
+		data = bytes.Replace(data, append([]byte(m.prefix), now...), append([]byte(m.prefix), old...), 1)
+	}
+	sum := sha256.Sum256(data)
+	return []string{current, hex.EncodeToString(sum[:])}, nil
+}
+
+// nullTimestampMeta encodes object metadata the way k8s.io/apimachinery did
+// before creationTimestamp became omitzero: the zero time as null.
+type nullTimestampMeta struct {
+	Name                       string                      `json:"name,omitempty"`
+	GenerateName               string                      `json:"generateName,omitempty"`
+	Namespace                  string                      `json:"namespace,omitempty"`
+	SelfLink                   string                      `json:"selfLink,omitempty"`
+	UID                        types.UID                   `json:"uid,omitempty"`
+	ResourceVersion            string                      `json:"resourceVersion,omitempty"`
+	Generation                 int64                       `json:"generation,omitempty"`
+	CreationTimestamp          metav1.Time                 `json:"creationTimestamp"`
+	DeletionTimestamp          *metav1.Time                `json:"deletionTimestamp,omitempty"`
+	DeletionGracePeriodSeconds *int64                      `json:"deletionGracePeriodSeconds,omitempty"`
+	Labels                     map[string]string           `json:"labels,omitempty"`
+	Annotations                map[string]string           `json:"annotations,omitempty"`
+	OwnerReferences            []metav1.OwnerReference     `json:"ownerReferences,omitempty"`
+	Finalizers                 []string                    `json:"finalizers,omitempty"`
+	ManagedFields              []metav1.ManagedFieldsEntry `json:"managedFields,omitempty"`
+}
+
+func toNullTimestampMeta(m *metav1.ObjectMeta) nullTimestampMeta {
+	return nullTimestampMeta{
+		Name: m.Name, GenerateName: m.GenerateName, Namespace: m.Namespace, SelfLink: m.SelfLink, UID: m.UID,
+		ResourceVersion: m.ResourceVersion, Generation: m.Generation, CreationTimestamp: m.CreationTimestamp,
+		DeletionTimestamp: m.DeletionTimestamp, DeletionGracePeriodSeconds: m.DeletionGracePeriodSeconds,
+		Labels: m.Labels, Annotations: m.Annotations, OwnerReferences: m.OwnerReferences, Finalizers: m.Finalizers,
+		ManagedFields: m.ManagedFields,
+	}
+}
+
+// legacyHashMatches reports whether a Job's legacy hash annotation is one of
+// the hashes of tmpl.
+func legacyHashMatches(job *batchv1.Job, tmpl *batchv1.JobTemplateSpec) (bool, error) {
+	have := job.Annotations[batchv1alpha1.ReactiveJobLegacyHashAnnotation]
+	if have == "" {
+		return false, nil
+	}
+	hashes, err := legacyTemplateHashes(tmpl)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(hashes, have), nil
 }
 
 // pruneEmpty removes nulls, empty strings, empty maps and empty slices from v,

@@ -37,11 +37,12 @@ const jobNameAlphabet = "bcdfghjklmnpqrstvwxz2456789"
 // maxJobNamePrefix is the longest part of a ReactiveJob name used in its Jobs' names.
 const maxJobNamePrefix = 57
 
-// reactiveJobJobName returns candidate i of the name of the Job for a generation
-// and rerun token: deterministic, so a retry after a restart, a stale cache or a
-// conflict finds the Job it already created.
-func reactiveJobJobName(rj *batchv1alpha1.ReactiveJob, token string, i int) string {
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s/%d/%s/%d", rj.UID, rj.Generation, token, i))
+// reactiveJobJobName returns candidate i of the name of run n's Job:
+// deterministic, so a retry after a restart, a stale cache or a conflict finds
+// the Job it already created, and different for every run, so a rerun token
+// used before (a, b, a) gets a Job of its own.
+func reactiveJobJobName(rj *batchv1alpha1.ReactiveJob, run int64, i int) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s/run/%d/%d", rj.UID, run, i))
 	suffix := make([]byte, 5)
 	for k := range suffix {
 		suffix[k] = jobNameAlphabet[int(sum[k])%len(jobNameAlphabet)]
@@ -54,7 +55,7 @@ func reactiveJobJobName(rj *batchv1alpha1.ReactiveJob, token string, i int) stri
 }
 
 // buildReactiveJobJob returns the Job of §1.6 for the current template.
-func buildReactiveJobJob(rj *batchv1alpha1.ReactiveJob, name, token, hash, legacyHash string) *batchv1.Job {
+func buildReactiveJobJob(rj *batchv1alpha1.ReactiveJob, name string, run int64, token, hash, legacyHash string) *batchv1.Job {
 	tmpl := rj.Spec.JobTemplate.DeepCopy()
 	labels := map[string]string{}
 	maps.Copy(labels, tmpl.Labels)
@@ -63,6 +64,7 @@ func buildReactiveJobJob(rj *batchv1alpha1.ReactiveJob, name, token, hash, legac
 	annotations := map[string]string{}
 	maps.Copy(annotations, tmpl.Annotations)
 	annotations[batchv1alpha1.ReactiveJobGenerationAnnotation] = strconv.FormatInt(rj.Generation, 10)
+	annotations[batchv1alpha1.ReactiveJobRunAnnotation] = strconv.FormatInt(run, 10)
 	annotations[batchv1alpha1.ReactiveJobLegacyHashAnnotation] = legacyHash
 	annotations[batchv1alpha1.ReactiveJobTemplateHashAnnotation] = hash
 	if token != "" {

@@ -184,4 +184,53 @@ var _ = Describe("ReactiveJob admission rules", func() {
 		cur.Labels = map[string]string{"only": "labels"}
 		Expect(k8sClient.Update(ctx, cur)).To(Succeed())
 	})
+
+	It("RJ-X14 lets label-only updates and finalizer removal through the mutating webhook's matchConditions when it is unreachable", func() {
+		rj := newReactiveJob("offline-mutating")
+		rj.Finalizers = []string{"example.com/hold"}
+		Expect(k8sClient.Create(ctx, rj)).To(Succeed())
+
+		// A copy of the generated mutating webhook for ReactiveJobs that points nowhere.
+		data, err := os.ReadFile(filepath.Join(utils.RepoRoot(), "config", "webhook", "manifests.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		var offline *admissionregistrationv1.MutatingWebhook
+		for doc := range strings.SplitSeq(string(data), "\n---") {
+			var cfg admissionregistrationv1.MutatingWebhookConfiguration
+			Expect(yaml.Unmarshal([]byte(doc), &cfg)).To(Succeed())
+			for i := range cfg.Webhooks {
+				if cfg.Webhooks[i].Name == "mreactivejob-v1alpha1.kb.io" {
+					offline = cfg.Webhooks[i].DeepCopy()
+				}
+			}
+		}
+		Expect(offline).NotTo(BeNil())
+		Expect(offline.MatchConditions).NotTo(BeEmpty())
+		url := "https://127.0.0.1:1/offline"
+		offline.Name = "offline-mutating.jobkeeper.test"
+		offline.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url}
+		offline.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}
+		whc := &admissionregistrationv1.MutatingWebhookConfiguration{
+			ObjectMeta: metav1.ObjectMeta{Name: "offline-mutating-" + ns},
+			Webhooks:   []admissionregistrationv1.MutatingWebhook{*offline},
+		}
+		Expect(k8sClient.Create(ctx, whc)).To(Succeed())
+		DeferCleanup(func() { Expect(k8sClient.Delete(ctx, whc)).To(Succeed()) })
+
+		// A spec change still needs the webhook: the trigger that shows it is installed.
+		Eventually(func(g Gomega) {
+			cur := &batchv1alpha1.ReactiveJob{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rj), cur)).To(Succeed())
+			cur.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Image = "busybox"
+			err := k8sClient.Update(ctx, cur)
+			g.Expect(err).To(HaveOccurred())
+			g.Expect(err.Error()).To(ContainSubstring("offline-mutating.jobkeeper.test"))
+		}).Should(Succeed())
+
+		cur := &batchv1alpha1.ReactiveJob{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rj), cur)).To(Succeed())
+		cur.Labels = map[string]string{"only": "labels"}
+		Expect(k8sClient.Update(ctx, cur)).To(Succeed())
+		cur.Finalizers = nil
+		Expect(k8sClient.Update(ctx, cur)).To(Succeed())
+	})
 })
