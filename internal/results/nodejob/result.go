@@ -141,7 +141,7 @@ func ParseResult(body []byte, spec ResultSpec) (*Result, error) {
 // what the client sends. Errors reading r are returned as they are.
 func ReadResult(r io.Reader, spec ResultSpec) (*Result, error) {
 	var raw bytes.Buffer
-	lr := &sizeLimit{r: r, n: spec.MaxSize}
+	lr := &sizeLimit{r: r, n: spec.MaxSize, over: errResultTooLarge}
 	res, err := decodeResult(io.TeeReader(lr, &raw), spec)
 	if err != nil {
 		return nil, err
@@ -153,12 +153,13 @@ func ReadResult(r io.Reader, spec ResultSpec) (*Result, error) {
 // errResultTooLarge is returned by sizeLimit beyond its limit.
 var errResultTooLarge = errors.New("result exceeds maxResultSize")
 
-// sizeLimit reads at most n bytes from r and fails with errResultTooLarge
-// when there are more (as http.MaxBytesReader does).
+// sizeLimit reads at most n bytes from r and fails with over when there are
+// more (as http.MaxBytesReader does).
 type sizeLimit struct {
-	r   io.Reader
-	n   int64
-	err error
+	r    io.Reader
+	n    int64
+	over error
+	err  error
 }
 
 func (l *sizeLimit) Read(p []byte) (int, error) {
@@ -177,7 +178,7 @@ func (l *sizeLimit) Read(p []byte) (int, error) {
 		l.err = err
 		return n, err
 	}
-	n, l.n, l.err = int(l.n), 0, errResultTooLarge
+	n, l.n, l.err = int(l.n), 0, l.over
 	return n, l.err
 }
 

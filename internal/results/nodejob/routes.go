@@ -244,7 +244,14 @@ func (r *Routes) file(ctx context.Context, req *results.Request) (*results.Respo
 		return nil, t, fromStore(err)
 	}
 	defer up.Abort()
-	names, err := ReadUpload(req.HTTP, storeReceiver{up}, r.opts.NewFileName)
+	quota, err := r.quotaFor(t)
+	if err != nil {
+		return nil, t, fromStore(err)
+	}
+	if err := quota.Admit(req.HTTP.ContentLength); err != nil {
+		return nil, t, err
+	}
+	names, err := ReadUpload(req.HTTP, WithQuota(storeReceiver{up}, quota), r.opts.NewFileName)
 	if err != nil {
 		return nil, t, err
 	}
