@@ -52,6 +52,8 @@ import (
 const (
 	DefaultInitialBackoff = 500 * time.Millisecond
 	DefaultMaxBackoff     = 30 * time.Second
+	// DefaultMaxRetryAfter caps the wait a Retry-After asks for.
+	DefaultMaxRetryAfter = 5 * time.Minute
 	DefaultAttemptTimeout = 2 * time.Minute
 )
 
@@ -72,8 +74,11 @@ type Options struct {
 	MaxAttempts int
 	// InitialBackoff is the first retry delay; DefaultInitialBackoff when 0. It doubles up to MaxBackoff.
 	InitialBackoff time.Duration
-	// MaxBackoff caps the retry delay; DefaultMaxBackoff when 0. A longer Retry-After is still honoured.
+	// MaxBackoff caps the retry delay; DefaultMaxBackoff when 0. A longer Retry-After is still honoured, up to
+	// MaxRetryAfter.
 	MaxBackoff time.Duration
+	// MaxRetryAfter caps the wait that a Retry-After asks for; DefaultMaxRetryAfter when 0.
+	MaxRetryAfter time.Duration
 	// AttemptTimeout bounds one attempt; DefaultAttemptTimeout when 0.
 	AttemptTimeout time.Duration
 	// RetryReasons are further 409 reasons to retry, e.g. wire.ReasonContainersRunning.
@@ -123,6 +128,9 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = DefaultMaxBackoff
+	}
+	if opts.MaxRetryAfter <= 0 {
+		opts.MaxRetryAfter = DefaultMaxRetryAfter
 	}
 	if opts.AttemptTimeout <= 0 {
 		opts.AttemptTimeout = DefaultAttemptTimeout
@@ -177,7 +185,7 @@ func (c *Client) Do(ctx context.Context, req Request) (int, []byte, error) {
 		}
 		delay := jitter(backoff)
 		if retryAfter > 0 {
-			delay = retryAfter
+			delay = min(retryAfter, c.opts.MaxRetryAfter)
 		}
 		if serr := c.opts.Sleep(ctx, delay); serr != nil {
 			return status, body, fmt.Errorf("%w; last error: %w", serr, err)
