@@ -218,9 +218,9 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 
 	var ca *resultsca.Publisher
 	nodeJobGauges.SetMaxSeries(o.nodeJobMaxSeries)
-	reports := nodeJobReports{metrics: nodeJobGauges}
+	reports := newNodeJobReports()
 	if o.resultsAddr != "0" {
-		srv, store, err := setupResults(mgr, &o, reports.metrics)
+		srv, store, err := setupResults(mgr, &o, reports)
 		if err != nil {
 			return err
 		}
@@ -347,10 +347,16 @@ func init() {
 	metrics.Registry.MustRegister(nodeJobGauges)
 }
 
-// nodeJobReports is where NodeJob results go: the gauges, and the report files when the results API is on.
+// nodeJobReports is where NodeJob results go: the gauges, and the report store when the results API is on;
+// changes carries the runs whose node records the results API changed to the run controller.
 type nodeJobReports struct {
 	metrics *nodemetrics.Registry
 	store   *reports.FileStore
+	changes *reports.Changes
+}
+
+func newNodeJobReports() nodeJobReports {
+	return nodeJobReports{metrics: nodeJobGauges, changes: reports.NewChanges()}
 }
 
 func setupControllers(ctx context.Context, mgr ctrl.Manager, o *options, ca *resultsca.Publisher,
@@ -403,9 +409,19 @@ func setupControllers(ctx context.Context, mgr ctrl.Manager, o *options, ca *res
 			ResultsAudience:         o.resultsAudience,
 			ResultsCA:               ca,
 			Reports:                 reports.store,
+			Changes:                 reports.changes,
 			Metrics:                 reports.metrics,
+			LoadSeries:              reports.loadSeries(),
 		}).SetupWithManager(mgr),
 	)
+}
+
+// loadSeries reads stored results back into series after a restart (NJ-32); nil without a store.
+func (r nodeJobReports) loadSeries() nodemetrics.Loader {
+	if r.store == nil {
+		return nil
+	}
+	return resultsnodejob.SeriesLoader(r.store)
 }
 
 // setupWebhooks registers every admission webhook with the manager.
@@ -420,15 +436,18 @@ func setupWebhooks(mgr ctrl.Manager, o *options) error {
 }
 
 // setupResults adds the results API that job pods report to.
-func setupResults(mgr ctrl.Manager, o *options, nm *nodemetrics.Registry) (*results.Server, *reports.FileStore,
+func setupResults(mgr ctrl.Manager, o *options, njr nodeJobReports) (*results.Server, *reports.FileStore,
 	error) {
-	sink := &batchcontroller.NodeJobResults{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Metrics: nm}
-	nj, err := resultsnodejob.New(mgr, resultsnodejob.Options{ReportDir: o.reportDir, Sink: sink,
+	store, err := reports.NewFileStore(o.reportDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the report store: %w", err)
+	}
+	sink := &resultsnodejob.StoreSink{Client: mgr.GetClient(), Store: store, Metrics: njr.metrics, Changes: njr.changes}
+	nj, err := resultsnodejob.New(mgr, resultsnodejob.Options{Store: store, Sink: sink,
 		Rejected: batchcontroller.CountRejectedCallback})
 	if err != nil {
 		return nil, nil, fmt.Errorf("setting up the NodeJob results routes: %w", err)
 	}
-	sink.Store = nj.Store()
 	waiter, err := quarksoutput.NewWaiter(mgr, splitList(o.watchNamespaces))
 	if err != nil {
 		return nil, nil, fmt.Errorf("setting up the QuarksJob output wait: %w", err)

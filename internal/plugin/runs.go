@@ -81,8 +81,20 @@ type nodeJobRunRow struct {
 	Reported       int32        `json:"reported"`
 	StartTime      *metav1.Time `json:"startTime,omitempty"`
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// FailedNodes are the first failed nodes the run's status lists. The state of every node is its record in
+	// the run's report, read through the results API at NodeRecordPath.
+	FailedNodes []failedNodeRow `json:"failedNodes,omitempty"`
+	// NodeRecordPath is the read route path of a node's record, with <node> for the node's name.
+	NodeRecordPath string `json:"nodeRecordPath"`
 
 	scheduled time.Time
+}
+
+// failedNodeRow is one failed node of a NodeJobRun.
+type failedNodeRow struct {
+	Name    string `json:"name"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // jobRow is one Job of a ReactiveJob or QuarksJob.
@@ -207,12 +219,20 @@ func belongsToNodeJob(run *batchv1alpha1.NodeJobRun, nj *batchv1alpha1.NodeJob) 
 
 func toNodeJobRunRow(run *batchv1alpha1.NodeJobRun) nodeJobRunRow {
 	s := run.Status
+	var failed []failedNodeRow
+	for _, n := range s.Nodes {
+		if n.Phase == batchv1alpha1.NodeJobRunNodePhaseFailed {
+			failed = append(failed, failedNodeRow{Name: n.Name, Reason: n.Reason, Message: n.Message})
+		}
+	}
 	return nodeJobRunRow{
-		Name: run.Name, ExecutionID: run.Spec.ExecutionID, Trigger: string(run.Spec.Trigger),
+		FailedNodes: failed,
+		Name:        run.Name, ExecutionID: run.Spec.ExecutionID, Trigger: string(run.Spec.Trigger),
 		Phase: string(s.Phase), Reason: s.Reason,
 		Desired: s.Desired, Succeeded: s.Succeeded, Failed: s.Failed, Skipped: s.Skipped, Reported: s.Reported,
 		StartTime: s.StartTime, CompletionTime: s.CompletionTime,
-		scheduled: run.Spec.ScheduledTime.Time,
+		NodeRecordPath: fmt.Sprintf("/reports/%s/%s/%s/nodes/<node>/node.json", run.Namespace, run.Spec.NodeJobName, run.Name),
+		scheduled:      run.Spec.ScheduledTime.Time,
 	}
 }
 
@@ -437,7 +457,23 @@ func printNodeJobRuns(w io.Writer, runs []nodeJobRunRow) error {
 			orDash(joinNonEmpty(": ", r.Phase, r.Reason)), r.Desired, r.Succeeded, r.Failed, r.Skipped, r.Reported,
 			timestamp(r.StartTime), timestamp(r.CompletionTime))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if len(r.FailedNodes) == 0 {
+			continue
+		}
+		_, _ = fmt.Fprintf(w, "\nFailed nodes of %s (%d of %d listed; every node's record: %s on the results API):\n",
+			r.Name, len(r.FailedNodes), r.Failed, r.NodeRecordPath)
+		for _, n := range r.FailedNodes {
+			_, _ = fmt.Fprintf(tw, "  %s\t%s\t%s\n", n.Name, orDash(n.Reason), n.Message)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func printLastRun(w io.Writer, lr *quarksv1alpha1.RunStatus) {

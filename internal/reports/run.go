@@ -71,6 +71,9 @@ func (s *FileStore) replace(rel string, data []byte) error {
 	if err := s.root.Rename(tmpRel, rel); err != nil {
 		return fmt.Errorf("writing %s: %w", rel, err)
 	}
+	if err := s.syncDir(filepath.Dir(rel)); err != nil {
+		return fmt.Errorf("writing %s: %w", rel, err)
+	}
 	return nil
 }
 

@@ -109,6 +109,7 @@ type FileStore struct {
 
 	mu   sync.Mutex
 	runs map[string]*runUsage
+	recs map[string]*runRecords
 }
 
 // runUsage is what a run directory holds.
@@ -132,7 +133,7 @@ func NewFileStore(dir string) (*FileStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening report directory: %w", err)
 	}
-	s := &FileStore{dir: dir, root: root, runs: map[string]*runUsage{}}
+	s := &FileStore{dir: dir, root: root, runs: map[string]*runUsage{}, recs: map[string]*runRecords{}}
 	if err := root.MkdirAll(tmpDirName, 0o700); err != nil {
 		return nil, fmt.Errorf("creating temporary directory: %w", err)
 	}
@@ -162,6 +163,20 @@ func (s *FileStore) removeStaleTemps() {
 	}
 }
 
+// bookkeeping names the operator's own files in a run directory; they do not
+// count against the run's storage.
+var bookkeeping = map[string]bool{RunMarkerFileName: true, SelectionFileName: true, NodeRecordFileName: true,
+	OutcomeFileName: true}
+
+// syncDir makes a rename in the directory rel durable.
+func (s *FileStore) syncDir(rel string) error {
+	d, err := s.root.Open(rel)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
+}
+
 // usage returns the locked usage of a run, loading it from disk the first time.
 // The caller unlocks it.
 func (s *FileStore) usage(runRel string) (*runUsage, error) {
@@ -185,7 +200,7 @@ func (s *FileStore) usage(runRel string) (*runUsage, error) {
 			}
 			return err
 		}
-		if !d.Type().IsRegular() {
+		if !d.Type().IsRegular() || bookkeeping[d.Name()] {
 			return nil
 		}
 		info, err := d.Info()
@@ -227,6 +242,7 @@ func (s *FileStore) Forget(loc RunLocation) {
 	if runRel, err := loc.rel(); err == nil {
 		s.mu.Lock()
 		delete(s.runs, runRel)
+		delete(s.recs, runRel)
 		s.mu.Unlock()
 	}
 }
@@ -337,6 +353,9 @@ func (s *FileStore) PutResult(loc RunLocation, node string, data []byte, maxRunS
 		return fmt.Errorf("storing result: %w", err)
 	}
 	u.bytes += int64(len(data)) - old
+	if err := s.syncDir(dirRel); err != nil {
+		return fmt.Errorf("storing result: %w", err)
+	}
 	return nil
 }
 

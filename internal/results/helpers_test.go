@@ -198,11 +198,6 @@ func createRun(ns, name, execID string, nodes []string, mutate func(*batchv1alph
 	}
 	Expect(k8sClient.Create(ctx, run)).To(Succeed())
 	run.Status.Phase = batchv1alpha1.NodeJobRunPhaseRunning
-	for _, n := range nodes {
-		run.Status.Nodes = append(run.Status.Nodes, batchv1alpha1.NodeJobRunNode{
-			Name: n, Phase: batchv1alpha1.NodeJobRunNodePhaseRunning, PodName: nodejob.PodName(name, n),
-		})
-	}
 	Expect(k8sClient.Status().Update(ctx, run)).To(Succeed())
 	return run
 }
@@ -224,8 +219,21 @@ func createPod(ns, name string, owner client.Object, gvk schema.GroupVersionKind
 	return pod
 }
 
-// createNodePod creates the pod of a run for a node.
+// createNodePod creates the pod of a run for a node and records its UID in the node's record, as the run
+// controller does.
 func createNodePod(run *batchv1alpha1.NodeJobRun, node string) *corev1.Pod {
+	pod := createUnrecordedNodePod(run, node)
+	_, err := njRoutes.Store().UpdateNode(reports.LocationOf(run), node, func(rec *reports.NodeRecord) error {
+		rec.Phase, rec.PodName, rec.PodUID = batchv1alpha1.NodeJobRunNodePhaseRunning, pod.Name, pod.UID
+		return nil
+	})
+	Expect(err).NotTo(HaveOccurred())
+	return pod
+}
+
+// createUnrecordedNodePod creates a pod named, annotated and controlled like the run's pod for a node, whose UID
+// the operator never recorded.
+func createUnrecordedNodePod(run *batchv1alpha1.NodeJobRun, node string) *corev1.Pod {
 	return createPod(run.Namespace, nodejob.PodName(run.Name, node), run,
 		batchv1alpha1.GroupVersion.WithKind("NodeJobRun"),
 		map[string]string{batchv1alpha1.NodeJobNodeNameAnnotation: node})

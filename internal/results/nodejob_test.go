@@ -219,7 +219,8 @@ var _ = Describe("NodeJob routes", func() {
 		})).To(Succeed())
 		dir := filesDir("node-a")
 		Expect(stored).To(ConsistOf(filepath.Join(dir, "x.txt"), filepath.Join(dir, "y.txt"),
-			filepath.Join(dir, "z.txt"), filepath.Join(dir, "generated.txt")))
+			filepath.Join(dir, "z.txt"), filepath.Join(dir, "generated.txt"),
+			filepath.Join(filepath.Dir(dir), reports.NodeRecordFileName)))
 	})
 
 	It("ignores and counts items with undeclared suffixes or labels (NJ-X16)", func() {

@@ -44,10 +44,10 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
-	batchcontroller "github.com/jobkeeper/jobkeeper/internal/controller/batch"
 	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
 	"github.com/jobkeeper/jobkeeper/internal/results"
 	"github.com/jobkeeper/jobkeeper/internal/results/certs"
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 	resultsnodejob "github.com/jobkeeper/jobkeeper/internal/results/nodejob"
 )
 
@@ -259,10 +259,10 @@ func (s *suite) profileSelf(on bool, name string) func() {
 	}
 }
 
-// switchSink is the controller's NodeJob sink; with storeOnly it only stores result.json, as the real sink does
-// first, and leaves out the series and the run status write.
+// switchSink is the NodeJob results sink; with storeOnly it only stores result.json, as the real sink does
+// first, and leaves out the node record and the series.
 type switchSink struct {
-	*batchcontroller.NodeJobResults
+	*resultsnodejob.StoreSink
 	storeOnly atomic.Bool
 }
 
@@ -270,7 +270,7 @@ func (s *switchSink) Result(ctx context.Context, t *resultsnodejob.Target, r *re
 	if s.storeOnly.Load() {
 		return s.Store.PutResult(t.Location, t.Node, r.Raw, t.Limits.MaxRunStorage)
 	}
-	return s.NodeJobResults.Result(ctx, t, r)
+	return s.StoreSink.Result(ctx, t, r)
 }
 
 // startResults starts a manager in this process with the results API and the NodeJob routes (rate limit off),
@@ -285,17 +285,20 @@ func startResults(ctx context.Context, cl *cluster, dir string, pods int) (*resu
 	if err != nil {
 		return nil, err
 	}
-	sink := &switchSink{NodeJobResults: &batchcontroller.NodeJobResults{Client: mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(), Metrics: nodemetrics.New()}}
+	store, err := reports.NewFileStore(filepath.Join(dir, "reports"))
+	if err != nil {
+		return nil, err
+	}
+	sink := &switchSink{StoreSink: &resultsnodejob.StoreSink{Client: mgr.GetClient(), Store: store,
+		Metrics: nodemetrics.New()}}
 	nj, err := resultsnodejob.New(mgr, resultsnodejob.Options{
-		ReportDir:         filepath.Join(dir, "reports"),
+		Store:             store,
 		Sink:              sink,
 		RequestsPerMinute: -1, // the benchmark posts far more often than a pod would
 	})
 	if err != nil {
 		return nil, err
 	}
-	sink.Store = nj.Store()
 	certDir := filepath.Join(dir, "certs")
 	if err := certs.Generate(certDir, []string{"localhost", "127.0.0.1"}, time.Hour); err != nil {
 		return nil, err
@@ -363,8 +366,6 @@ func (b *resultsBench) createRun(ctx context.Context, pods int) error {
 	for i := range pods {
 		node := fmt.Sprintf("node-%02d", i)
 		b.nodes = append(b.nodes, node)
-		run.Status.Nodes = append(run.Status.Nodes, batchv1alpha1.NodeJobRunNode{Name: node,
-			Phase: batchv1alpha1.NodeJobRunNodePhaseRunning, PodName: resultsnodejob.PodName(run.Name, node), StartTime: &now})
 	}
 	run.Status.Desired, run.Status.Active = int32(pods), int32(pods)
 	if err := b.cl.c.Status().Update(ctx, run); err != nil {
@@ -383,6 +384,13 @@ func (b *resultsBench) createRun(ctx context.Context, pods int) error {
 			Spec: spec,
 		}
 		if err := b.cl.c.Create(ctx, pod); err != nil {
+			return err
+		}
+		// As the run controller does: the pod is trusted once its UID is in the node's record.
+		if _, err := b.sink.Store.UpdateNode(reports.LocationOf(run), node, func(rec *reports.NodeRecord) error {
+			rec.Phase, rec.PodName, rec.PodUID = batchv1alpha1.NodeJobRunNodePhaseRunning, pod.Name, pod.UID
+			return nil
+		}); err != nil {
 			return err
 		}
 		tr, err := b.cl.cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "job", &authenticationv1.TokenRequest{

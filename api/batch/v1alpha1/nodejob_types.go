@@ -35,7 +35,8 @@ const (
 	NodeJobRunNameLabel = "batch.cs.sap.com/nodejobrun-name"
 	// NodeJobExecutionIDLabel is the label on runs and pods holding the execution ID.
 	NodeJobExecutionIDLabel = "batch.cs.sap.com/execution-id"
-	// NodeJobNodeHashLabel is the label on pods holding the FNV-32a hash of the node name as 8 hex digits.
+	// NodeJobNodeHashLabel is the label on pods holding the hash of the node name that names the pod: the first
+	// 64 bits of its SHA-256 as 16 hex digits.
 	NodeJobNodeHashLabel = "batch.cs.sap.com/node-hash"
 	// NodeJobNodeNameAnnotation is the annotation on pods holding the full node name.
 	NodeJobNodeNameAnnotation = "batch.cs.sap.com/node-name"

@@ -115,7 +115,8 @@ type NodeJobRunSpec struct {
 	NodeJobRunTemplate `json:",inline"`
 }
 
-// NodeJobRunNode is the state of one node of a run.
+// NodeJobRunNode is the state of one node of a run. The run's status lists failed nodes only; the state of
+// every node is in the run's report (nodes/<node>/node.json).
 type NodeJobRunNode struct {
 	// name is the name of the node.
 	// +required
@@ -129,14 +130,17 @@ type NodeJobRunNode struct {
 
 	// podName is the name of the node's pod.
 	// +optional
+	// +kubebuilder:validation:MaxLength=253
 	PodName string `json:"podName,omitempty"`
 
-	// reason is a CamelCase reason for the phase, such as NodeNotReady or DeadlineExceeded.
+	// reason is a CamelCase reason for the phase, such as PodCreateFailed or DeadlineExceeded.
 	// +optional
+	// +kubebuilder:validation:MaxLength=128
 	Reason string `json:"reason,omitempty"`
 
 	// message is a human-readable explanation of the phase.
 	// +optional
+	// +kubebuilder:validation:MaxLength=1024
 	Message string `json:"message,omitempty"`
 
 	// startTime is when the node's pod was created.
@@ -150,23 +154,10 @@ type NodeJobRunNode struct {
 	// resultReceived is true once a result of the node has been accepted.
 	// +optional
 	ResultReceived bool `json:"resultReceived,omitempty"`
-
-	// resultTime is when the last result of the node was accepted.
-	// +optional
-	ResultTime *metav1.Time `json:"resultTime,omitempty"`
-
-	// files is the number of files the node has stored.
-	// +optional
-	Files int32 `json:"files,omitempty"`
-
-	// events is the number of events the node has sent.
-	// +optional
-	Events int32 `json:"events,omitempty"`
-
-	// logsSaved is true once the logs of the node's pod have been saved.
-	// +optional
-	LogsSaved bool `json:"logsSaved,omitempty"`
 }
+
+// NodeJobRunMaxFailedNodes is the number of failed nodes that a run's status lists.
+const NodeJobRunMaxFailedNodes = 20
 
 // NodeJobRunStatus defines the observed state of a NodeJobRun.
 type NodeJobRunStatus struct {
@@ -200,6 +191,10 @@ type NodeJobRunStatus struct {
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
 
+	// selected is the number of candidate nodes, including those skipped at selection.
+	// +optional
+	Selected int32 `json:"selected,omitempty"`
+
 	// desired is the number of nodes that get a pod.
 	// +optional
 	Desired int32 `json:"desired,omitempty"`
@@ -228,9 +223,13 @@ type NodeJobRunStatus struct {
 	// +optional
 	StorageBytes int64 `json:"storageBytes,omitempty"`
 
-	// nodes lists every candidate node with its state.
+	// nodes lists the first failed nodes by name (at most 20) with their reason, so that the status does not
+	// grow with the number of nodes. The counts above cover every node; the state of each node (phase, pod,
+	// result, files, logs) is in the run's report, nodes/<node>/node.json, readable through the read route and
+	// kubectl jobkeeper runs.
 	// +listType=map
 	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=20
 	// +optional
 	Nodes []NodeJobRunNode `json:"nodes,omitempty"`
 }

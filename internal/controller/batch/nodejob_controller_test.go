@@ -18,6 +18,7 @@ package batch
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -34,6 +35,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/names"
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/status"
 	"github.com/jobkeeper/jobkeeper/test/utils"
 )
@@ -74,6 +77,7 @@ func startNodeJobControllersFor(namespace string, clk *clocktesting.FakeClock, m
 			Scheme:     mgr.GetScheme(),
 			Clock:      clk,
 			Namespaces: []string{namespace},
+			Reports:    storeOf(namespace),
 		}
 		if mutateRuns != nil {
 			mutateRuns(runs)
@@ -85,6 +89,33 @@ func startNodeJobControllersFor(namespace string, clk *clocktesting.FakeClock, m
 		cancel()
 		Eventually(done).WithTimeout(30 * time.Second).Should(Receive(BeNil()))
 	}
+}
+
+// stores holds the report store of each spec's namespace; it outlives a manager, as a volume would.
+var stores sync.Map
+
+// storeOf returns the report store of a namespace, created on first use.
+func storeOf(namespace string) *reports.FileStore {
+	if s, ok := stores.Load(namespace); ok {
+		return s.(*reports.FileStore)
+	}
+	s, err := reports.NewFileStore(GinkgoT().TempDir())
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	actual, _ := stores.LoadOrStore(namespace, s)
+	return actual.(*reports.FileStore)
+}
+
+// nodeRecords returns the state of every candidate node of a run, in name order, from the report store.
+func nodeRecords(namespace, run string) []reports.NodeRecord {
+	cur := &batchv1alpha1.NodeJobRun{}
+	ExpectWithOffset(1, k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: run}, cur)).To(Succeed())
+	loc := reports.LocationOf(cur)
+	sel, err := storeOf(namespace).Selection(loc)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	recs, err := storeOf(namespace).Nodes(loc)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	nodes, _ := mergeNodes(sel, recs)
+	return nodes
 }
 
 // testNode describes a Node that a spec creates.
@@ -397,10 +428,13 @@ var _ = Describe("NodeJob controller", func() {
 			old := getRun(first)
 			g.Expect(old.Status.Phase).To(Equal(batchv1alpha1.NodeJobRunPhaseFailed))
 			g.Expect(old.Status.Reason).To(Equal(NodeReasonReplaced))
-			g.Expect(old.Status.Nodes).To(HaveLen(2))
+			g.Expect(old.Status.Nodes).To(HaveLen(1))
 			g.Expect(old.Status.Nodes[0].Phase).To(Equal(batchv1alpha1.NodeJobRunNodePhaseFailed))
-			g.Expect(old.Status.Nodes[1].Phase).To(Equal(batchv1alpha1.NodeJobRunNodePhaseSkipped))
-			g.Expect(old.Status.Nodes[1].Reason).To(Equal(NodeReasonReplaced))
+			nodes := nodeRecords(ns, first)
+			g.Expect(nodes).To(HaveLen(2))
+			g.Expect(nodes[0].Phase).To(Equal(batchv1alpha1.NodeJobRunNodePhaseFailed))
+			g.Expect(nodes[1].Phase).To(Equal(batchv1alpha1.NodeJobRunNodePhaseSkipped))
+			g.Expect(nodes[1].Reason).To(Equal(NodeReasonReplaced))
 			g.Expect(podsOf(ns, first)).To(BeEmpty())
 			g.Expect(kstatusOf(old)).To(Equal(kstatus.FailedStatus))
 		}).Should(Succeed())
@@ -423,9 +457,12 @@ var _ = Describe("NodeJob controller", func() {
 		run := getRun(name)
 		Expect(run.Status.Desired).To(Equal(int32(5)))
 		Expect(run.Status.Skipped).To(Equal(int32(2)))
-		Expect(run.Status.Nodes).To(HaveLen(7))
+		Expect(run.Status.Selected).To(Equal(int32(7)))
+		Expect(run.Status.Nodes).To(BeEmpty())
+		records := nodeRecords(ns, name)
+		Expect(records).To(HaveLen(7))
 		reasons := map[string]string{}
-		for _, n := range run.Status.Nodes {
+		for _, n := range records {
 			reasons[n.Name] = n.Reason
 		}
 		Expect(reasons).To(HaveKeyWithValue(ns+"-unsched", NodeReasonUnschedulable))
@@ -435,7 +472,7 @@ var _ = Describe("NodeJob controller", func() {
 
 		for _, pod := range pods {
 			node := pod.Annotations[batchv1alpha1.NodeJobNodeNameAnnotation]
-			Expect(pod.Name).To(Equal(name + "-" + nodeHash(node)))
+			Expect(pod.Name).To(Equal(name + "-" + names.NodeHash(node)))
 			Expect(pod.Spec.NodeName).To(BeEmpty())
 			terms := pod.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
 			Expect(terms).To(HaveLen(1))
@@ -444,7 +481,7 @@ var _ = Describe("NodeJob controller", func() {
 			Expect(metav1.GetControllerOf(&pod).UID).To(Equal(run.UID))
 			Expect(pod.Finalizers).To(ConsistOf(batchv1alpha1.NodeJobTrackingFinalizer))
 			Expect(pod.Labels).To(HaveKeyWithValue("app", "check"))
-			Expect(pod.Labels).To(HaveKeyWithValue(batchv1alpha1.NodeJobNodeHashLabel, nodeHash(node)))
+			Expect(pod.Labels).To(HaveKeyWithValue(batchv1alpha1.NodeJobNodeHashLabel, names.NodeHash(node)))
 			Expect(pod.Spec.AutomountServiceAccountToken).To(HaveValue(BeFalse()))
 			Expect(pod.Spec.RestartPolicy).To(Equal(corev1.RestartPolicyNever))
 			c := pod.Spec.Containers[0]
@@ -516,10 +553,13 @@ var _ = Describe("NodeJob controller", func() {
 		Eventually(runPhase(name)).Should(Equal(batchv1alpha1.NodeJobRunPhaseFailed))
 		run := getRun(name)
 		Expect(run.Status.Reason).To(Equal(NodeReasonFailFast))
+		Expect(run.Status.Nodes).To(HaveLen(1))
 		Expect(run.Status.Nodes[0].Phase).To(Equal(batchv1alpha1.NodeJobRunNodePhaseFailed))
 		Expect(run.Status.Nodes[0].Reason).To(Equal(NodeReasonContainerFailed))
-		Expect(run.Status.Nodes[1].Reason).To(Equal(NodeReasonFailFast))
-		Expect(run.Status.Nodes[2].Phase).To(Equal(batchv1alpha1.NodeJobRunNodePhaseSkipped))
+		records := nodeRecords(ns, name)
+		Expect(records[0].Reason).To(Equal(NodeReasonContainerFailed))
+		Expect(records[1].Reason).To(Equal(NodeReasonFailFast))
+		Expect(records[2].Phase).To(Equal(batchv1alpha1.NodeJobRunNodePhaseSkipped))
 		Expect(kstatusOf(run)).To(Equal(kstatus.FailedStatus))
 		Consistently(func() []corev1.Pod { return podsOf(ns, name) }).WithTimeout(time.Second).Should(HaveLen(1))
 		Eventually(func(g Gomega) {
@@ -601,7 +641,7 @@ var _ = Describe("NodeJob controller", func() {
 		setPodPhase(&pods[0], corev1.PodSucceeded)
 		run := getRun(name)
 		var pending string
-		for _, n := range run.Status.Nodes {
+		for _, n := range nodeRecords(ns, name) {
 			if n.Phase == batchv1alpha1.NodeJobRunNodePhasePending {
 				pending = n.Name
 				break
@@ -614,8 +654,14 @@ var _ = Describe("NodeJob controller", func() {
 		Expect(k8sClient.Create(ctx, early)).To(Succeed())
 
 		stop = startNodeJobControllers(ns, clk)
-		// The early pod is adopted; with parallelism 2 the fourth node waits.
-		Eventually(func() []corev1.Pod { return podsOf(ns, name) }).Should(HaveLen(3))
+		// The early pod's creation was never recorded, so it is not trusted: it is replaced by a pod whose UID is
+		// recorded. With parallelism 2 the fourth node waits.
+		Eventually(func(g Gomega) {
+			pods := podsOf(ns, name)
+			g.Expect(pods).To(HaveLen(3))
+			g.Expect(pods).NotTo(ContainElement(HaveField("UID", early.UID)))
+		}).Should(Succeed())
+		Expect(eventReasons(ns, name)).To(ContainElement(EventUntrustedPod))
 		Consistently(func() []corev1.Pod { return podsOf(ns, name) }).WithTimeout(time.Second).Should(HaveLen(3))
 		Eventually(func(g Gomega) {
 			for _, p := range nonTerminal(podsOf(ns, name)) {
@@ -710,9 +756,11 @@ var _ = Describe("NodeJob controller", func() {
 		Eventually(runPhase(name)).Should(Equal(batchv1alpha1.NodeJobRunPhaseFailed))
 		run := getRun(name)
 		Expect(run.Status.Reason).To(Equal(NodeReasonDeadlineExceeded))
-		Expect(run.Status.Nodes).To(HaveEach(HaveField("Reason", NodeReasonDeadlineExceeded)))
-		Expect(run.Status.Nodes[0].Phase).To(Equal(batchv1alpha1.NodeJobRunNodePhaseFailed))
-		Expect(run.Status.Nodes[1].Phase).To(Equal(batchv1alpha1.NodeJobRunNodePhaseSkipped))
+		records := nodeRecords(ns, name)
+		Expect(records).To(HaveEach(HaveField("Reason", NodeReasonDeadlineExceeded)))
+		Expect(records[0].Phase).To(Equal(batchv1alpha1.NodeJobRunNodePhaseFailed))
+		Expect(records[1].Phase).To(Equal(batchv1alpha1.NodeJobRunNodePhaseSkipped))
+		Expect(run.Status.Nodes).To(HaveLen(1))
 		Eventually(func() []corev1.Pod { return podsOf(ns, name) }).Should(BeEmpty())
 		Eventually(func() []string { return eventReasons(ns, name) }).Should(ContainElement(EventDeadlineExceeded))
 	})
@@ -741,7 +789,7 @@ var _ = Describe("NodeJob controller", func() {
 		Expect(k8sClient.Create(ctx, nj)).To(Succeed())
 		name := scheduledRunName("gone", getNJ(nj).CreationTimestamp.Time)
 		waitPods(name, 2)
-		podA := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: nodeJobPodName(name, nodes[0].name)}}
+		podA := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.NodeJobPodName(name, nodes[0].name)}}
 		Expect(k8sClient.Delete(ctx, podA)).To(Succeed())
 		Expect(k8sClient.Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodes[1].name}})).To(Succeed())
 		Eventually(runPhase(name)).Should(Equal(batchv1alpha1.NodeJobRunPhaseFailed))
@@ -752,16 +800,35 @@ var _ = Describe("NodeJob controller", func() {
 		Eventually(func() []corev1.Pod { return podsOf(ns, name) }).Should(BeEmpty())
 	})
 
-	It("NJ-13: after 5 failed creations in a row the node fails with PodCreateFailed", func() {
-		createNodes(ns, readyNodes(ns, 1)...)
+	It("NJ-13: a pod the API server refuses as invalid fails the run at once with the API server's message", func() {
+		createNodes(ns, readyNodes(ns, 3)...)
 		nj := newNodeJob(ns, "nocreate")
 		nj.Spec.RunOnCreate = true
+		nj.Spec.Parallelism = new(intstr.FromInt32(3))
 		nj.Spec.Template.Spec.Containers[0].Name = "Not_A_DNS_Label"
 		Expect(k8sClient.Create(ctx, nj)).To(Succeed())
 		name := scheduledRunName("nocreate", getNJ(nj).CreationTimestamp.Time)
 		Eventually(runPhase(name)).Should(Equal(batchv1alpha1.NodeJobRunPhaseFailed))
-		Expect(getRun(name).Status.Nodes[0].Reason).To(Equal(NodeReasonPodCreateFailed))
+		run := getRun(name)
+		Expect(run.Status.Reason).To(Equal(NodeJobRunReasonPodRejected))
+		Expect(run.Status.Message).To(ContainSubstring("Not_A_DNS_Label"))
+		stalled := meta.FindStatusCondition(run.Status.Conditions, "Stalled")
+		Expect(stalled).NotTo(BeNil())
+		Expect(stalled.Message).To(ContainSubstring("Not_A_DNS_Label"))
+		Expect(run.Status.Nodes).To(HaveLen(1))
+		Expect(run.Status.Nodes[0].Reason).To(Equal(NodeReasonPodCreateFailed))
+		// One refusal, not one per attempt and node: the other nodes are skipped without a try.
+		Expect(run.Status.Skipped).To(Equal(int32(2)))
 		Eventually(func() []string { return eventReasons(ns, name) }).Should(ContainElement(EventPodCreateFailed))
+		Consistently(func() int {
+			n := 0
+			for _, r := range eventReasons(ns, name) {
+				if r == EventPodCreateFailed {
+					n++
+				}
+			}
+			return n
+		}).WithTimeout(time.Second).Should(Equal(1))
 	})
 
 	It("NJ-10: more selected nodes than the limit fail the run with TooManyNodes and create no pod", func() {

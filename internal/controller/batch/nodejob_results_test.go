@@ -19,10 +19,13 @@ package batch
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -33,6 +36,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes/scheme"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -42,6 +47,7 @@ import (
 	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
 	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/results"
+	// The results sink is the results API's; these tests drive it next to the controllers.
 	"github.com/jobkeeper/jobkeeper/internal/results/nodejob"
 )
 
@@ -77,6 +83,7 @@ var _ = Describe("NodeJob results", func() {
 		ns      string
 		store   *reports.FileStore
 		metrics *nodemetrics.Registry
+		changes *reports.Changes
 		stop    func()
 		logs    PodLogReader
 		// nodesCreated: the spec's nodes exist; later NodeJobs of the spec run on them too.
@@ -84,16 +91,18 @@ var _ = Describe("NodeJob results", func() {
 	)
 
 	start := func() {
+		changes = reports.NewChanges()
 		stop = startNodeJobControllersFor(ns, clocktesting.NewFakeClock(time.Now()),
 			func(r *NodeJobReconciler) { r.Metrics = metrics },
-			func(r *NodeJobRunReconciler) { r.Reports, r.Metrics, r.Logs = store, metrics, logs })
+			func(r *NodeJobRunReconciler) {
+				r.Reports, r.Metrics, r.Logs, r.Changes = store, metrics, logs, changes
+				r.LoadSeries = nodejob.SeriesLoader(store)
+			})
 	}
 
 	BeforeEach(func() {
 		ns = newNamespace("njres-")
-		var err error
-		store, err = reports.NewFileStore(GinkgoT().TempDir())
-		Expect(err).NotTo(HaveOccurred())
+		store = storeOf(ns)
 		metrics = nodemetrics.New()
 		logs = stubLogs{log: []byte("hello\n")}
 		stop = func() {}
@@ -143,16 +152,17 @@ var _ = Describe("NodeJob results", func() {
 			Limits: reports.LimitsOf(run)}
 	}
 
-	nodeOf := func(run *batchv1alpha1.NodeJobRun, node string) batchv1alpha1.NodeJobRunNode {
-		cur := &batchv1alpha1.NodeJobRun{}
-		ExpectWithOffset(1, k8sClient.Get(ctx, client.ObjectKeyFromObject(run), cur)).To(Succeed())
-		for _, n := range cur.Status.Nodes {
-			if n.Name == node {
-				return n
-			}
-		}
-		Fail("no node " + node)
-		return batchv1alpha1.NodeJobRunNode{}
+	// nodeOf is the node's record in the report store.
+	nodeOf := func(run *batchv1alpha1.NodeJobRun, node string) reports.NodeRecord {
+		rec, ok, err := store.Node(reports.LocationOf(run), node)
+		ExpectWithOffset(1, err).NotTo(HaveOccurred())
+		ExpectWithOffset(1, ok).To(BeTrue(), "no record of node "+node)
+		return rec
+	}
+
+	newSink := func() *nodejob.StoreSink {
+		return &nodejob.StoreSink{Client: managerClient(), Store: store, Metrics: metrics, Changes: changes,
+			Instance: "test"}
 	}
 
 	It("NJ-26, NJ-27, NJ-29, NJ-30, NJ-S3, NJ-S4: results become series and status, files are counted, events land on the pod", func() {
@@ -160,8 +170,7 @@ var _ = Describe("NodeJob results", func() {
 		run, pods := runWithPods("res", 2, func(nj *batchv1alpha1.NodeJob) {
 			nj.Spec.ResultLimits.MaxEventsPerNode = new(int32(1))
 		})
-		sink := &NodeJobResults{Client: managerClient(), APIReader: managerClient(), Store: store, Metrics: metrics,
-			Instance: "test"}
+		sink := newSink()
 		ta := targetOf(run, &pods[0])
 		res, err := nodejob.ParseResult([]byte(sinkExampleResult), nodejob.ResultSpecFor(run, ta.Node))
 		Expect(err).NotTo(HaveOccurred())
@@ -170,10 +179,14 @@ var _ = Describe("NodeJob results", func() {
 		entry := nodeOf(run, ta.Node)
 		Expect(entry.ResultReceived).To(BeTrue())
 		Expect(entry.ResultTime).NotTo(BeNil())
-		cur := &batchv1alpha1.NodeJobRun{}
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(run), cur)).To(Succeed())
-		Expect(cur.Status.Reported).To(Equal(int32(1)))
-		Expect(cur.Status.StorageBytes).To(BeNumerically(">=", len(sinkExampleResult)))
+		Expect(entry.PodUID).To(Equal(pods[0].UID))
+		// The sink never writes the run; the run controller counts the result once it is told.
+		Eventually(func(g Gomega) {
+			cur := &batchv1alpha1.NodeJobRun{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(run), cur)).To(Succeed())
+			g.Expect(cur.Status.Reported).To(Equal(int32(1)))
+			g.Expect(cur.Status.StorageBytes).To(BeNumerically(">=", len(sinkExampleResult)))
+		}).Should(Succeed())
 		labels := `executionID="` + run.Spec.ExecutionID + `",label_a="AAA",label_b="BBB",namespace="` + ns +
 			`",node="` + ta.Node + `",nodejob="res"`
 		Expect(scrape(metrics)).To(And(
@@ -189,7 +202,7 @@ var _ = Describe("NodeJob results", func() {
 		stored, err := up.Commit()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(sink.FilesStored(ctx, ta, stored)).To(Succeed())
-		Expect(nodeOf(run, ta.Node).Files).To(Equal(int32(1)))
+		Expect(nodeOf(run, ta.Node).Files).To(Equal(1))
 
 		By("an event, then one over the quota")
 		Expect(sink.Event(ctx, ta, &nodejob.Event{Type: corev1.EventTypeNormal, Reason: "TestReason", Action: "n/a",
@@ -207,8 +220,8 @@ var _ = Describe("NodeJob results", func() {
 		Expect(found.Regarding.Name).To(Equal(pods[0].Name))
 		Expect(found.Regarding.UID).To(Equal(pods[0].UID))
 		Expect(found.Related.Name).To(Equal(run.Name))
-		Expect(found.ReportingController).To(Equal(ReportingController))
-		Expect(nodeOf(run, ta.Node).Events).To(Equal(int32(1)))
+		Expect(found.ReportingController).To(Equal(nodejob.ReportingController))
+		Expect(nodeOf(run, ta.Node).Events).To(Equal(1))
 		err = sink.Event(ctx, ta, &nodejob.Event{Type: corev1.EventTypeNormal, Reason: "Again", Action: "n/a", Note: "x"})
 		var answer *results.Error
 		Expect(errors.As(err, &answer)).To(BeTrue())
@@ -229,6 +242,69 @@ var _ = Describe("NodeJob results", func() {
 		metrics = nodemetrics.New()
 		start()
 		Eventually(func() string { return scrape(metrics) }).Should(ContainSubstring(`res_test{` + labels + `} 1`))
+	})
+
+	It("a run's status does not grow with its nodes; results of many nodes posted at once are all accepted", func() {
+		start()
+		const many = 50
+		nodes := make([]testNode, many)
+		hostnames := make([]string, many)
+		for i := range nodes {
+			nodes[i] = testNode{name: fmt.Sprintf("%s-n%03d", ns, i), ready: true, matching: true}
+			hostnames[i] = nodes[i].name
+		}
+		createNodes(ns, nodes...)
+		nodesCreated = true
+		sink := newSink()
+
+		// runAll runs a NodeJob on the first n nodes, posts a result from every pod at once, ends the pods and
+		// returns the finished run.
+		runAll := func(name string, n int) *batchv1alpha1.NodeJobRun {
+			run, pods := runWithPods(name, n, func(nj *batchv1alpha1.NodeJob) {
+				nj.Spec.Parallelism = new(intstr.FromInt32(int32(n)))
+				nj.Spec.NodeSelector.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "kubernetes.io/hostname",
+					Operator: metav1.LabelSelectorOpIn, Values: hostnames[:n]}}
+			})
+			errs := make([]error, len(pods))
+			var wg sync.WaitGroup
+			for i := range pods {
+				wg.Go(func() {
+					t := targetOf(run, &pods[i])
+					res, err := nodejob.ParseResult([]byte(sinkExampleResult), nodejob.ResultSpecFor(run, t.Node))
+					if err == nil {
+						err = sink.Result(ctx, t, res)
+					}
+					errs[i] = err
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				Expect(err).NotTo(HaveOccurred(), "result of pod %s", pods[i].Name)
+			}
+			for i := range pods {
+				setPodPhase(&pods[i], corev1.PodSucceeded)
+			}
+			cur := &batchv1alpha1.NodeJobRun{}
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(run), cur)).To(Succeed())
+				g.Expect(cur.Status.Phase).To(Equal(batchv1alpha1.NodeJobRunPhaseSucceeded))
+				g.Expect(cur.Status.Reported).To(Equal(int32(n)))
+				g.Expect(cur.Status.Succeeded).To(Equal(int32(n)))
+			}).WithTimeout(time.Minute).Should(Succeed())
+			for _, p := range pods {
+				Expect(nodeOf(cur, p.Annotations[batchv1alpha1.NodeJobNodeNameAnnotation]).ResultReceived).To(BeTrue())
+			}
+			return cur
+		}
+		sizeOf := func(run *batchv1alpha1.NodeJobRun) int {
+			data, err := json.Marshal(run.Status)
+			Expect(err).NotTo(HaveOccurred())
+			return len(data)
+		}
+		small, large := sizeOf(runAll("ten", 10)), sizeOf(runAll("fifty", many))
+		GinkgoWriter.Printf("NodeJobRun status: %d bytes at 10 nodes, %d bytes at %d nodes\n", small, large, many)
+		// Only the digits of the counts may differ.
+		Expect(large - small).To(BeNumerically("<=", 8))
 	})
 
 	It("NJ-31: savePodLogs stores each container's log once, cut to maxLogSize; a failure is an event, not an outcome", func() {
@@ -252,7 +328,7 @@ var _ = Describe("NodeJob results", func() {
 		run2, pods2 := runWithPods("nologs", 1, func(nj *batchv1alpha1.NodeJob) { nj.Spec.SavePodLogs = true })
 		setPodPhase(&pods2[0], corev1.PodSucceeded)
 		Eventually(func() []string { return eventReasons(ns, run2.Name) }).Should(ContainElement(EventPodLogSaveFailed))
-		// The event comes before the status write that records the outcome.
+		// The event comes before the record of the outcome.
 		node2 := targetOf(run2, &pods2[0]).Node
 		Eventually(func(g Gomega) {
 			entry := nodeOf(run2, node2)
@@ -276,7 +352,7 @@ var _ = Describe("NodeJob results", func() {
 		run, pods := runWithPods("del", 1, nil)
 		runDir := filepath.Join(store.Dir(), ns, "del", run.Name)
 		Expect(filepath.Join(runDir, reports.RunMarkerFileName)).To(BeAnExistingFile())
-		sink := &NodeJobResults{Client: managerClient(), APIReader: managerClient(), Store: store, Metrics: metrics}
+		sink := newSink()
 		t := targetOf(run, &pods[0])
 		res, err := nodejob.ParseResult([]byte(sinkExampleResult), nodejob.ResultSpecFor(run, t.Node))
 		Expect(err).NotTo(HaveOccurred())

@@ -100,7 +100,8 @@ func missedTicks(sched cron.Schedule, earliest, now time.Time) (time.Time, int) 
 	return last, count
 }
 
-// nodeHash is the FNV-32a hash of s as 8 lower-case hex digits (§1.6).
+// nodeHash is the FNV-32a hash of s as 8 lower-case hex digits; it names manual runs and their execution IDs
+// (§1.6). Pods are named by names.NodeJobPodName.
 func nodeHash(s string) string {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(s))
@@ -124,9 +125,4 @@ func executionID(t time.Time, token string) string {
 		id += "-" + nodeHash(token)
 	}
 	return id
-}
-
-// nodeJobPodName is the pod name of a run on a node: <run>-<node hash> (§1.6).
-func nodeJobPodName(run, node string) string {
-	return run + "-" + nodeHash(node)
 }

@@ -189,8 +189,8 @@ func TestSelectNodes(t *testing.T) {
 		t.Fatalf("selected %+v (desired %d)", sel.nodes, sel.desired)
 	}
 	for i, n := range sel.nodes {
-		if r, ok := want[n.Name]; !ok || r != n.Reason {
-			t.Errorf("node %s reason %q, want %q", n.Name, n.Reason, r)
+		if r, ok := want[n.Name]; !ok || r != n.SkipReason {
+			t.Errorf("node %s reason %q, want %q", n.Name, n.SkipReason, r)
 		}
 		if i > 0 && sel.nodes[i-1].Name > n.Name {
 			t.Errorf("nodes not in name order: %v", sel.nodes)

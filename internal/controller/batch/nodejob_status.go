@@ -41,59 +41,13 @@ const (
 	NodeJobRunReasonNodesFailed  = "NodesFailed"
 	NodeJobRunReasonTooManyNodes = "TooManyNodes"
 	NodeJobRunReasonNoNodes      = "NoNodesSelected"
+	// NodeJobRunReasonPodRejected: the API server refused the run's pod as invalid or forbidden.
+	NodeJobRunReasonPodRejected = "PodRejected"
 )
 
 // runFinished reports whether a run reached a terminal phase.
 func runFinished(phase batchv1alpha1.NodeJobRunPhase) bool {
 	return phase == batchv1alpha1.NodeJobRunPhaseSucceeded || phase == batchv1alpha1.NodeJobRunPhaseFailed
-}
-
-// nodeFinal reports whether a node entry reached its final phase.
-func nodeFinal(phase batchv1alpha1.NodeJobRunNodePhase) bool {
-	switch phase {
-	case batchv1alpha1.NodeJobRunNodePhaseSucceeded, batchv1alpha1.NodeJobRunNodePhaseFailed,
-		batchv1alpha1.NodeJobRunNodePhaseSkipped:
-		return true
-	}
-	return false
-}
-
-// setRunCounts derives the counts of a run from its node entries (NJ-13).
-func setRunCounts(st *batchv1alpha1.NodeJobRunStatus) {
-	st.Active, st.Succeeded, st.Failed, st.Skipped, st.Reported = 0, 0, 0, 0, 0
-	for _, n := range st.Nodes {
-		switch n.Phase {
-		case batchv1alpha1.NodeJobRunNodePhaseRunning:
-			st.Active++
-		case batchv1alpha1.NodeJobRunNodePhaseSucceeded:
-			st.Succeeded++
-		case batchv1alpha1.NodeJobRunNodePhaseFailed:
-			st.Failed++
-		case batchv1alpha1.NodeJobRunNodePhaseSkipped:
-			st.Skipped++
-		}
-		if n.ResultReceived {
-			st.Reported++
-		}
-	}
-}
-
-// runPhase derives the phase of a run that has not been stopped from its node entries (NJ-16, NJ-18, NJ-21).
-func runPhase(run *batchv1alpha1.NodeJobRun) (batchv1alpha1.NodeJobRunPhase, string, string) {
-	st := &run.Status
-	for _, n := range st.Nodes {
-		if !nodeFinal(n.Phase) {
-			if run.Spec.Paused {
-				return batchv1alpha1.NodeJobRunPhasePaused, NodeJobReasonRunPaused, "a node failed; clear spec.paused to resume"
-			}
-			return batchv1alpha1.NodeJobRunPhaseRunning, "", ""
-		}
-	}
-	if st.Failed > 0 {
-		return batchv1alpha1.NodeJobRunPhaseFailed, NodeJobRunReasonNodesFailed,
-			fmt.Sprintf("%d of %d nodes failed", st.Failed, st.Desired)
-	}
-	return batchv1alpha1.NodeJobRunPhaseSucceeded, "", fmt.Sprintf("%d nodes succeeded, %d skipped", st.Succeeded, st.Skipped)
 }
 
 // runSummary is the kstatus view of a run (NJ-34).

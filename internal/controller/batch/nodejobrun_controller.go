@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -53,7 +54,6 @@ import (
 	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
 	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/resultsca"
-	"github.com/jobkeeper/jobkeeper/internal/status"
 )
 
 // Event reasons on NodeJobRuns (NJ-35).
@@ -64,6 +64,7 @@ const (
 	EventNodeFailed       = "NodeFailed"
 	EventDeadlineExceeded = "DeadlineExceeded"
 	EventNoNodesSelected  = "NoNodesSelected"
+	EventUntrustedPod     = "UntrustedPod"
 )
 
 const (
@@ -77,8 +78,22 @@ const (
 	maxPodCreateBackoff = 2 * time.Minute
 )
 
-// NodeJobRunReconciler runs the pods of a NodeJobRun, one per selected node, and records each node's outcome in
-// the run's status.
+// NodeJobRunReconciler runs the pods of a NodeJobRun, one per selected node.
+//
+// Per-node state lives with the node's pod and in the report store, not in the run object: the run's
+// selection (selection.json) and one record per node (nodes/<node>/node.json) hold each node's phase, its
+// pod's name and UID, its result, files and logs. The reconciler writes the phase, pod and logs fields of the
+// records; the results API writes what the node sent. The run's status is written by this reconciler alone:
+// it is computed by nodeJobRunStatus from the records and the pods, holds counts and a bounded list of failed
+// nodes, and is written only when it changed. The results API notes changed runs through reports.Changes, a
+// source of this controller, so that many node changes coalesce into one status write.
+//
+// Only pods the operator created are adopted and trusted: the UID of every pod is recorded in the node's
+// record right after Create returns, and a pod is the node's pod only when its UID is the recorded one and
+// its node annotation names the node. The store is written by the operator alone; a user who creates a pod
+// with a future pod's name, labels and ownerReference gets it deleted, not adopted, and its reports refused.
+// Should the operator stop between Create and the record, the pod it created is not trusted either: it is
+// deleted and the node gets a new pod.
 type NodeJobRunReconciler struct {
 	client.Client
 	Scheme *runtime.Scheme
@@ -101,17 +116,22 @@ type NodeJobRunReconciler struct {
 	ResultsAudience string
 	// ResultsCA publishes the results API's CA bundle into namespaces with job pods; nil publishes nothing.
 	ResultsCA *resultsca.Publisher
-	// Reports is the store of the runs' reports (markers, logs, stored results); nil keeps nothing.
+	// Reports is the report store: selections, node records, results, files and logs. Nil keeps them in a
+	// temporary directory of this process.
 	Reports *reports.FileStore
+	// Changes brings the runs whose records the results API changed; nil watches none.
+	Changes *reports.Changes
 	// Metrics holds the result gauges, kept in step with the runs; nil exports nothing.
 	Metrics *nodemetrics.Registry
+	// LoadSeries reads a node's stored series after a restart (NJ-32); nil loads none.
+	LoadSeries nodemetrics.Loader
 	// Logs reads pod logs for savePodLogs; nil uses the pods/log subresource.
 	Logs PodLogReader
 
-	// apiReader reads from the API server, for what the cache may not have seen yet.
-	apiReader client.Reader
 	// pods is the cache of pods labelled with a run name.
 	pods client.Reader
+	// apiReader reads from the API server, for what the cache may not have seen yet.
+	apiReader client.Reader
 	// createFailures counts failed pod creations in a row, by namespace/pod name.
 	createFailures sync.Map
 }
@@ -122,6 +142,17 @@ type NodeJobRunReconciler struct {
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// runState is what one reconcile works on: the run's nodes (selection and records) and its trusted pods.
+type runState struct {
+	loc     reports.RunLocation
+	nodes   []reports.NodeRecord
+	desired int
+	// pods are the trusted pods of the run, by node name.
+	pods map[string]*corev1.Pod
+	// stop ends the run in this reconcile.
+	stop *runOutcome
+}
 
 // Reconcile moves a NodeJobRun towards its desired state.
 func (r *NodeJobRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -138,122 +169,184 @@ func (r *NodeJobRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if !run.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.releasePods(ctx, run.Namespace, run.Name, run.UID)
 	}
-	before := run.DeepCopy()
+	s := &runState{loc: reports.LocationOf(run)}
 	if run.Status.StartTime == nil && !runFinished(run.Status.Phase) {
 		// Nodes are selected once, and recorded before any pod exists (NJ-7 to NJ-10).
-		if err := r.selectNodes(ctx, run); err != nil {
+		if err := r.selectNodes(ctx, run, s); err != nil {
 			return ctrl.Result{}, err
 		}
-		if err := r.writeMarker(run); err != nil {
-			return ctrl.Result{}, fmt.Errorf("marking the report directory: %w", err)
-		}
-		if err := r.patchStatus(ctx, before, run); err != nil {
+		if err := r.recordStop(s); err != nil {
 			return ctrl.Result{}, err
 		}
-		r.syncMetrics(run)
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, r.writeStatus(ctx, run, s)
 	}
 
+	if ok, err := r.loadNodes(ctx, run, s); err != nil || !ok {
+		return ctrl.Result{}, err
+	}
 	pods, err := r.listPods(ctx, run)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	result, err := r.reconcileNodes(ctx, run, pods)
-	if perr := r.patchStatus(ctx, before, run); perr != nil {
-		return ctrl.Result{}, errors.Join(err, perr)
+	if err := r.trustPods(ctx, run, s, pods); err != nil {
+		return ctrl.Result{}, err
 	}
-	r.syncMetrics(run)
+	result, err := r.reconcileNodes(ctx, run, s)
+	if werr := r.writeStatus(ctx, run, s); werr != nil {
+		return ctrl.Result{}, errors.Join(err, werr)
+	}
 	// Only now that the outcomes are stored may the pods go (NJ-14).
-	if rerr := r.releaseFinished(ctx, run, pods); rerr != nil {
+	if rerr := r.releaseFinished(ctx, s); rerr != nil {
 		err = errors.Join(err, rerr)
 	}
 	return result, err
 }
 
-// selectNodes fills status.nodes and starts the run, or ends it when no node or too many are selected.
-func (r *NodeJobRunReconciler) selectNodes(ctx context.Context, run *batchv1alpha1.NodeJobRun) error {
+// selectNodes records the candidate nodes of the run, or decides to end it when no node or too many are selected.
+func (r *NodeJobRunReconciler) selectNodes(ctx context.Context, run *batchv1alpha1.NodeJobRun, s *runState) error {
 	var nodes corev1.NodeList
 	if err := r.List(ctx, &nodes); err != nil {
 		return fmt.Errorf("listing nodes: %w", err)
 	}
-	now := metav1.NewTime(r.Clock.Now())
-	st := &run.Status
-	st.StartTime = &now
-	st.Phase = batchv1alpha1.NodeJobRunPhaseRunning
 	sel, err := selectNodes(&run.Spec, nodes.Items)
 	switch {
 	case err != nil:
-		r.finish(run, batchv1alpha1.NodeJobRunPhaseFailed, NodeJobReasonInvalidSpec, err.Error())
+		s.stop = outcome(batchv1alpha1.NodeJobRunPhaseFailed, NodeJobReasonInvalidSpec, err.Error())
+		sel = nodeSelection{}
 	case sel.desired > r.MaxNodesPerRun:
-		r.finish(run, batchv1alpha1.NodeJobRunPhaseFailed, NodeJobRunReasonTooManyNodes,
+		s.stop = outcome(batchv1alpha1.NodeJobRunPhaseFailed, NodeJobRunReasonTooManyNodes,
 			fmt.Sprintf("%d nodes selected, more than the limit of %d", sel.desired, r.MaxNodesPerRun))
-		st.Desired = int32(sel.desired)
-	default:
-		st.Nodes = sel.nodes
-		st.Desired = int32(sel.desired)
+		s.desired = sel.desired
+		sel = nodeSelection{}
+	}
+	if err := r.Reports.WriteRunMarker(s.loc, run.UID); err != nil {
+		return fmt.Errorf("marking the report directory: %w", err)
+	}
+	if err := r.Reports.WriteSelection(s.loc, sel.nodes); err != nil {
+		return fmt.Errorf("recording the selected nodes: %w", err)
+	}
+	s.nodes, _ = mergeNodes(sel.nodes, nil)
+	if s.stop == nil {
+		s.desired = sel.desired
 		var skipped []string
 		for _, n := range sel.nodes {
-			if n.Phase == batchv1alpha1.NodeJobRunNodePhaseSkipped {
-				skipped = append(skipped, n.Name+" ("+n.Reason+")")
+			if n.SkipReason != "" {
+				skipped = append(skipped, n.Name+" ("+n.SkipReason+")")
 			}
 		}
 		if len(skipped) > 0 {
 			r.Recorder.Eventf(run, nil, corev1.EventTypeNormal, EventNodeSkipped, "Select", "skipped %d node(s): %s",
-				len(skipped), strings.Join(skipped, ", "))
+				len(skipped), strings.Join(truncateList(skipped, 20), ", "))
 		}
 		if sel.desired == 0 {
 			r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, EventNoNodesSelected, "Select", "no node selected")
-			r.finish(run, batchv1alpha1.NodeJobRunPhaseSucceeded, NodeJobRunReasonNoNodes, "no node selected")
+			s.stop = outcome(batchv1alpha1.NodeJobRunPhaseSucceeded, NodeJobRunReasonNoNodes, "no node selected")
 		}
 	}
-	setRunCounts(st)
-	status.Apply(&st.Conditions, run.Generation, runSummary(st))
-	st.ObservedGeneration = run.Generation
 	return nil
 }
 
-// finish sets a terminal phase.
-func (r *NodeJobRunReconciler) finish(run *batchv1alpha1.NodeJobRun, phase batchv1alpha1.NodeJobRunPhase, reason, msg string) {
-	now := metav1.NewTime(r.Clock.Now())
-	run.Status.Phase, run.Status.Reason, run.Status.Message = phase, reason, msg
-	run.Status.CompletionTime = &now
+// truncateList keeps the first n items and says how many more there are.
+func truncateList(items []string, n int) []string {
+	if len(items) <= n {
+		return items
+	}
+	return append(items[:n:n], fmt.Sprintf("and %d more", len(items)-n))
+}
+
+// loadNodes reads the run's selection and node records from the store. A started run whose selection is gone
+// (its report directory was lost) selects its nodes again; pods it had are then no longer trusted. A finished
+// run without a selection is left as it is: false.
+func (r *NodeJobRunReconciler) loadNodes(ctx context.Context, run *batchv1alpha1.NodeJobRun, s *runState) (bool, error) {
+	sel, err := r.Reports.Selection(s.loc)
+	if errors.Is(err, reports.ErrNotFound) {
+		if runFinished(run.Status.Phase) {
+			return false, nil
+		}
+		logf.FromContext(ctx).Info("the run's selection is not in the report store; selecting its nodes again")
+		if err := r.selectNodes(ctx, run, s); err != nil {
+			return false, err
+		}
+		sel, err = r.Reports.Selection(s.loc)
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading the selected nodes: %w", err)
+	}
+	recs, err := r.Reports.Nodes(s.loc)
+	if err != nil {
+		return false, fmt.Errorf("reading the node records: %w", err)
+	}
+	s.nodes, s.desired = mergeNodes(sel, recs)
+	if s.stop == nil {
+		// A stop decided earlier whose status write has not happened yet.
+		if s.stop, err = r.Reports.Outcome(s.loc); err != nil {
+			return false, fmt.Errorf("reading the run's outcome: %w", err)
+		}
+	}
+	return true, nil
+}
+
+// recordStop records a stop decided in this reconcile, before any node is stopped for it.
+func (r *NodeJobRunReconciler) recordStop(s *runState) error {
+	if s.stop == nil {
+		return nil
+	}
+	if err := r.Reports.WriteOutcome(s.loc, *s.stop); err != nil {
+		return fmt.Errorf("recording the run's outcome: %w", err)
+	}
+	return nil
+}
+
+// writeStatus computes the run's status from the observation and writes it when it changed, then brings the
+// run's gauges up to date. The patch carries the resourceVersion, so that a status computed from a stale read
+// of the run is never written.
+func (r *NodeJobRunReconciler) writeStatus(ctx context.Context, run *batchv1alpha1.NodeJobRun, s *runState) error {
+	storage, err := r.Reports.Usage(s.loc)
+	if err != nil {
+		return err
+	}
+	next := nodeJobRunStatus(run, runObservation{nodes: s.nodes, desired: s.desired, storageBytes: storage,
+		stop: s.stop, now: metav1.NewTime(r.Clock.Now())})
+	if !equality.Semantic.DeepEqual(run.Status, next) {
+		before := run.DeepCopy()
+		run.Status = next
+		if err := r.Status().Patch(ctx, run, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			return fmt.Errorf("patching status: %w", err)
+		}
+	}
+	r.syncMetrics(run, s)
+	return nil
 }
 
 // reconcileNodes records the pods' outcomes, applies deadlines and the failure policy, and starts pods.
-func (r *NodeJobRunReconciler) reconcileNodes(ctx context.Context, run *batchv1alpha1.NodeJobRun,
-	pods map[string]*corev1.Pod) (ctrl.Result, error) {
-	st := &run.Status
+func (r *NodeJobRunReconciler) reconcileNodes(ctx context.Context, run *batchv1alpha1.NodeJobRun, s *runState) (ctrl.Result, error) {
 	var result ctrl.Result
 	var err error
-	if !runFinished(st.Phase) {
+	if !runFinished(run.Status.Phase) && s.stop == nil {
 		var newlyFailed bool
 		var wait time.Duration
-		newlyFailed, wait, err = r.observePods(ctx, run, pods)
+		newlyFailed, wait, err = r.observePods(ctx, run, s)
 		requeueAfter(&result, wait)
 		if err == nil {
-			wait, err = r.applyPolicies(ctx, run, newlyFailed)
+			wait, err = r.applyPolicies(ctx, run, s, newlyFailed)
 			requeueAfter(&result, wait)
 		}
 	}
-	if runFinished(st.Phase) {
+	if err == nil && !runFinished(run.Status.Phase) && s.stop == nil && !run.Spec.Paused {
+		err = r.startPods(ctx, run, s)
+	}
+	if runFinished(run.Status.Phase) || s.stop != nil {
 		// A stopped run stops its remaining nodes (NJ-5 Replace, NJ-17, NJ-19).
-		r.stopNodes(run, st.Reason)
-	} else if err == nil && !run.Spec.Paused {
-		err = r.startPods(ctx, run)
-	}
-	setRunCounts(st)
-	if !runFinished(st.Phase) {
-		phase, reason, msg := runPhase(run)
-		st.Phase, st.Reason, st.Message = phase, reason, msg
-		if runFinished(phase) {
-			r.finish(run, phase, reason, msg)
+		reason := run.Status.Reason
+		if s.stop != nil {
+			reason = s.stop.Reason
+			if rerr := r.recordStop(s); rerr != nil {
+				return ctrl.Result{}, errors.Join(err, rerr)
+			}
 		}
-	}
-	if runFinished(st.Phase) {
+		err = errors.Join(err, r.stopNodes(s, reason))
 		result = ctrl.Result{}
 	}
-	status.Apply(&st.Conditions, run.Generation, runSummary(st))
-	st.ObservedGeneration = run.Generation
 	return result, err
 }
 
@@ -264,28 +357,28 @@ func requeueAfter(res *ctrl.Result, d time.Duration) {
 	}
 }
 
-// observePods brings the node entries up to date with their pods and nodes (NJ-12, NJ-14, NJ-15, NJ-20). It
+// observePods brings the node records up to date with their pods and nodes (NJ-12, NJ-14, NJ-15, NJ-20). It
 // reports whether a node failed now, and how long until the next pod deadline.
-func (r *NodeJobRunReconciler) observePods(ctx context.Context, run *batchv1alpha1.NodeJobRun,
-	pods map[string]*corev1.Pod) (bool, time.Duration, error) {
+func (r *NodeJobRunReconciler) observePods(ctx context.Context, run *batchv1alpha1.NodeJobRun, s *runState) (bool, time.Duration, error) {
 	now := r.Clock.Now()
 	var newlyFailed bool
 	var wait time.Duration
-	for i := range run.Status.Nodes {
-		n := &run.Status.Nodes[i]
-		if nodeFinal(n.Phase) {
+	for i := range s.nodes {
+		n := &s.nodes[i]
+		if n.Final() {
 			continue
 		}
-		podName := nodeJobPodName(run.Name, n.Name)
-		pod := pods[podName]
+		pod := s.pods[n.Name]
 		if pod == nil && n.Phase == batchv1alpha1.NodeJobRunNodePhaseRunning {
 			// The cache may lag behind a pod created a moment ago: confirm with a direct read.
-			p, err := r.directPod(ctx, run, podName)
+			p, err := r.directPod(ctx, run, n.PodName)
 			if err != nil {
 				return newlyFailed, wait, err
 			}
-			if p == nil {
-				r.failNode(run, n, NodeReasonPodDeleted, "the pod was deleted before it ended")
+			if p == nil || p.UID != n.PodUID {
+				if err := r.failNode(run, s, n, NodeReasonPodDeleted, "the pod was deleted before it ended"); err != nil {
+					return newlyFailed, wait, err
+				}
 				newlyFailed = true
 				continue
 			}
@@ -295,40 +388,43 @@ func (r *NodeJobRunReconciler) observePods(ctx context.Context, run *batchv1alph
 			if gone, err := r.nodeGone(ctx, n.Name); err != nil {
 				return newlyFailed, wait, err
 			} else if gone {
-				r.setNode(n, batchv1alpha1.NodeJobRunNodePhaseSkipped, NodeReasonNodeDeleted, "the node was deleted")
+				if err := r.setNode(s, n, batchv1alpha1.NodeJobRunNodePhaseSkipped, NodeReasonNodeDeleted,
+					"the node was deleted", nil); err != nil {
+					return newlyFailed, wait, err
+				}
 			}
 			continue
 		}
-		r.adoptPod(n, pod)
-		failed, d, err := r.observePod(ctx, run, n, pod, now)
+		failed, d, err := r.observePod(ctx, run, s, n, pod, now)
 		if err != nil {
 			return newlyFailed, wait, err
 		}
 		newlyFailed = newlyFailed || failed
-		if d > 0 && (wait == 0 || d < wait) {
-			wait = d
-		}
+		requeueDuration(&wait, d)
 	}
 	return newlyFailed, wait, nil
 }
 
-// adoptPod marks a node Running with its existing pod (NJ-12, NJ-32).
-func (r *NodeJobRunReconciler) adoptPod(n *batchv1alpha1.NodeJobRunNode, pod *corev1.Pod) {
-	if n.Phase == batchv1alpha1.NodeJobRunNodePhasePending {
-		n.Phase, n.PodName = batchv1alpha1.NodeJobRunNodePhaseRunning, pod.Name
-		n.StartTime = new(pod.CreationTimestamp)
+// requeueDuration keeps the earliest positive wait.
+func requeueDuration(wait *time.Duration, d time.Duration) {
+	if d > 0 && (*wait == 0 || d < *wait) {
+		*wait = d
 	}
 }
 
 // observePod records the outcome of one running pod.
-func (r *NodeJobRunReconciler) observePod(ctx context.Context, run *batchv1alpha1.NodeJobRun, n *batchv1alpha1.NodeJobRunNode,
-	pod *corev1.Pod, now time.Time) (bool, time.Duration, error) {
+func (r *NodeJobRunReconciler) observePod(ctx context.Context, run *batchv1alpha1.NodeJobRun, s *runState,
+	n *reports.NodeRecord, pod *corev1.Pod, now time.Time) (bool, time.Duration, error) {
 	if phase, reason, msg := podOutcome(pod); phase != "" {
-		// In this order: logs, then the outcome; the finalizer goes after the status is written (NJ-14).
-		r.saveLogs(ctx, run, n, pod)
-		r.setNode(n, phase, reason, msg)
-		if end := podEndTime(pod); end != nil {
-			n.CompletionTime = end
+		// In this order: logs, then the outcome; the finalizer goes after the outcome is stored (NJ-14).
+		logsSaved := r.saveLogs(ctx, run, n, pod)
+		if err := r.setNode(s, n, phase, reason, msg, func(rec *reports.NodeRecord) {
+			if end := podEndTime(pod); end != nil {
+				rec.CompletionTime = end
+			}
+			rec.LogsSaved = rec.LogsSaved || logsSaved
+		}); err != nil {
+			return false, 0, err
 		}
 		if phase == batchv1alpha1.NodeJobRunNodePhaseFailed {
 			r.Recorder.Eventf(run, pod, corev1.EventTypeWarning, EventNodeFailed, "Observe", "node %s failed: %s %s",
@@ -338,37 +434,39 @@ func (r *NodeJobRunReconciler) observePod(ctx context.Context, run *batchv1alpha
 		return false, 0, nil
 	}
 	if !pod.DeletionTimestamp.IsZero() {
-		r.failNode(run, n, NodeReasonPodDeleted, "the pod was deleted before it ended")
-		return true, 0, nil
+		return true, 0, r.failNode(run, s, n, NodeReasonPodDeleted, "the pod was deleted before it ended")
 	}
 	if gone, err := r.nodeGone(ctx, n.Name); err != nil || gone {
 		if gone {
-			r.failNode(run, n, NodeReasonNodeDeleted, "the node was deleted while its pod ran")
+			err = r.failNode(run, s, n, NodeReasonNodeDeleted, "the node was deleted while its pod ran")
 		}
 		return gone, 0, err
 	}
 	if d := run.Spec.PodActiveDeadlineSeconds; d != nil {
 		left := pod.CreationTimestamp.Add(time.Duration(*d) * time.Second).Sub(now)
 		if left <= 0 {
-			r.failNode(run, n, NodeReasonDeadlineExceeded,
+			return true, 0, r.failNode(run, s, n, NodeReasonDeadlineExceeded,
 				fmt.Sprintf("the pod ran longer than podActiveDeadlineSeconds (%ds)", *d))
-			return true, 0, nil
 		}
 		return false, left, nil
 	}
 	return false, 0, nil
 }
 
-// syncMetrics brings the run's gauges up to date with its status (NJ-27, NJ-32).
-func (r *NodeJobRunReconciler) syncMetrics(run *batchv1alpha1.NodeJobRun) {
+// syncMetrics brings the run's gauges up to date with its nodes (NJ-27, NJ-32). The registry reads the nodes
+// from a copy of the run whose status lists every node, built here in memory and never written.
+func (r *NodeJobRunReconciler) syncMetrics(run *batchv1alpha1.NodeJobRun, s *runState) {
 	if r.Metrics == nil {
 		return
 	}
-	var load nodemetrics.Loader
-	if r.Reports != nil {
-		load = loadSeries(r.Reports)
+	view := run.DeepCopy()
+	view.Status.Nodes = make([]batchv1alpha1.NodeJobRunNode, len(s.nodes))
+	for i := range s.nodes {
+		n := &s.nodes[i]
+		view.Status.Nodes[i] = batchv1alpha1.NodeJobRunNode{Name: n.Name, Phase: n.Phase, PodName: n.PodName,
+			StartTime: n.StartTime, CompletionTime: n.CompletionTime, ResultReceived: n.ResultReceived}
 	}
-	r.Metrics.SyncRun(run, load)
+	r.Metrics.SyncRun(view, r.LoadSeries)
 }
 
 // podEndTime is when the last container of an ended pod finished, or nil when the pod does not say.
@@ -383,29 +481,46 @@ func podEndTime(pod *corev1.Pod) *metav1.Time {
 }
 
 // failNode marks a node Failed with a Warning event.
-func (r *NodeJobRunReconciler) failNode(run *batchv1alpha1.NodeJobRun, n *batchv1alpha1.NodeJobRunNode, reason, msg string) {
-	r.setNode(n, batchv1alpha1.NodeJobRunNodePhaseFailed, reason, msg)
+func (r *NodeJobRunReconciler) failNode(run *batchv1alpha1.NodeJobRun, s *runState, n *reports.NodeRecord, reason, msg string) error {
+	if err := r.setNode(s, n, batchv1alpha1.NodeJobRunNodePhaseFailed, reason, msg, nil); err != nil {
+		return err
+	}
 	r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, EventNodeFailed, "Observe", "node %s failed: %s: %s", n.Name, reason, msg)
+	return nil
 }
 
-// setNode sets the phase of a node entry; a final phase gets its completion time.
-func (r *NodeJobRunReconciler) setNode(n *batchv1alpha1.NodeJobRunNode, phase batchv1alpha1.NodeJobRunNodePhase, reason, msg string) {
-	n.Phase, n.Reason, n.Message = phase, reason, msg
-	if nodeFinal(phase) && n.CompletionTime == nil {
-		n.CompletionTime = new(metav1.NewTime(r.Clock.Now()))
+// setNode records the phase of a node, and whatever also changes, in the node's record; a final phase gets
+// its completion time. n becomes the record as written.
+func (r *NodeJobRunReconciler) setNode(s *runState, n *reports.NodeRecord, phase batchv1alpha1.NodeJobRunNodePhase,
+	reason, msg string, also func(*reports.NodeRecord)) error {
+	now := metav1.NewTime(r.Clock.Now())
+	rec, err := r.Reports.UpdateNode(s.loc, n.Name, func(rec *reports.NodeRecord) error {
+		rec.Phase, rec.Reason, rec.Message = phase, reason, msg
+		if also != nil {
+			also(rec)
+		}
+		if rec.Final() && rec.CompletionTime == nil {
+			rec.CompletionTime = &now
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recording node %s: %w", n.Name, err)
 	}
+	*n = rec
+	return nil
 }
 
 // applyPolicies applies the run deadline and the failure policy (NJ-17 to NJ-19), and returns the time left until
 // the run deadline.
-func (r *NodeJobRunReconciler) applyPolicies(ctx context.Context, run *batchv1alpha1.NodeJobRun, newlyFailed bool) (time.Duration, error) {
+func (r *NodeJobRunReconciler) applyPolicies(ctx context.Context, run *batchv1alpha1.NodeJobRun, s *runState, newlyFailed bool) (time.Duration, error) {
 	var left time.Duration
 	if d := run.Spec.ActiveDeadlineSeconds; d != nil && run.Status.StartTime != nil {
 		left = run.Status.StartTime.Add(time.Duration(*d) * time.Second).Sub(r.Clock.Now())
 		if left <= 0 {
 			msg := fmt.Sprintf("the run took longer than activeDeadlineSeconds (%ds)", *d)
 			r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, EventDeadlineExceeded, "Stop", "%s", msg)
-			r.finish(run, batchv1alpha1.NodeJobRunPhaseFailed, NodeReasonDeadlineExceeded, msg)
+			s.stop = outcome(batchv1alpha1.NodeJobRunPhaseFailed, NodeReasonDeadlineExceeded, msg)
 			return 0, nil
 		}
 	}
@@ -414,7 +529,7 @@ func (r *NodeJobRunReconciler) applyPolicies(ctx context.Context, run *batchv1al
 	}
 	switch run.Spec.FailurePolicy {
 	case batchv1alpha1.NodeJobFailurePolicyFailFast:
-		r.finish(run, batchv1alpha1.NodeJobRunPhaseFailed, NodeReasonFailFast, "a node failed under failurePolicy FailFast")
+		s.stop = outcome(batchv1alpha1.NodeJobRunPhaseFailed, NodeReasonFailFast, "a node failed under failurePolicy FailFast")
 	case batchv1alpha1.NodeJobFailurePolicyPause:
 		if !run.Spec.Paused {
 			patch := client.MergeFrom(run.DeepCopy())
@@ -429,7 +544,7 @@ func (r *NodeJobRunReconciler) applyPolicies(ctx context.Context, run *batchv1al
 
 // stopNodes ends the nodes of a stopped run: unstarted ones are Skipped, running ones Failed; their pods are
 // deleted once this is stored.
-func (r *NodeJobRunReconciler) stopNodes(run *batchv1alpha1.NodeJobRun, reason string) {
+func (r *NodeJobRunReconciler) stopNodes(s *runState, reason string) error {
 	if reason == "" {
 		reason = NodeReasonAborted
 	}
@@ -437,46 +552,42 @@ func (r *NodeJobRunReconciler) stopNodes(run *batchv1alpha1.NodeJobRun, reason s
 	if reason == NodeReasonFailFast {
 		running = NodeReasonAborted
 	}
-	for i := range run.Status.Nodes {
-		n := &run.Status.Nodes[i]
+	for i := range s.nodes {
+		n := &s.nodes[i]
+		var err error
 		switch n.Phase {
 		case batchv1alpha1.NodeJobRunNodePhasePending:
-			r.setNode(n, batchv1alpha1.NodeJobRunNodePhaseSkipped, reason, "the run was stopped before the node started")
+			err = r.setNode(s, n, batchv1alpha1.NodeJobRunNodePhaseSkipped, reason, "the run was stopped before the node started", nil)
 		case batchv1alpha1.NodeJobRunNodePhaseRunning:
-			r.setNode(n, batchv1alpha1.NodeJobRunNodePhaseFailed, running, "the run was stopped: "+reason)
+			err = r.setNode(s, n, batchv1alpha1.NodeJobRunNodePhaseFailed, running, "the run was stopped: "+reason, nil)
+		}
+		if err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // startPods creates pods, in node-name order, while fewer than the parallelism limit are active (NJ-11 to NJ-13).
-func (r *NodeJobRunReconciler) startPods(ctx context.Context, run *batchv1alpha1.NodeJobRun) error {
-	limit := parallelismLimit(run.Spec.Parallelism, int(run.Status.Desired))
-	active, pending := 0, 0
-	for _, n := range run.Status.Nodes {
-		switch n.Phase {
-		case batchv1alpha1.NodeJobRunNodePhaseRunning:
+// The node records are the store's, written through by this reconciler, so the count of active pods is never
+// stale.
+func (r *NodeJobRunReconciler) startPods(ctx context.Context, run *batchv1alpha1.NodeJobRun, s *runState) error {
+	limit := parallelismLimit(run.Spec.Parallelism, s.desired)
+	active := 0
+	for _, n := range s.nodes {
+		if n.Phase == batchv1alpha1.NodeJobRunNodePhaseRunning {
 			active++
-		case batchv1alpha1.NodeJobRunNodePhasePending:
-			pending++
 		}
 	}
-	if pending == 0 || active >= limit {
-		return nil
-	}
-	// A run read from a lagging cache could count too few active pods: create only from the newest version.
-	// A newer version brings its own watch event.
-	if fresh, err := r.isFresh(ctx, run); err != nil || !fresh {
-		return err
-	}
-	for i := range run.Status.Nodes {
-		if active >= limit {
+	for i := range s.nodes {
+		if active >= limit || s.stop != nil {
 			return nil
 		}
-		n := &run.Status.Nodes[i]
+		n := &s.nodes[i]
 		if n.Phase != batchv1alpha1.NodeJobRunNodePhasePending {
 			continue
 		}
-		if err := r.createPod(ctx, run, n); err != nil {
+		if err := r.createPod(ctx, run, s, n); err != nil {
 			return err
 		}
 		if n.Phase == batchv1alpha1.NodeJobRunNodePhaseRunning {
@@ -486,18 +597,11 @@ func (r *NodeJobRunReconciler) startPods(ctx context.Context, run *batchv1alpha1
 	return nil
 }
 
-// isFresh reports whether the run is the version the API server holds.
-func (r *NodeJobRunReconciler) isFresh(ctx context.Context, run *batchv1alpha1.NodeJobRun) (bool, error) {
-	cur := &metav1.PartialObjectMetadata{}
-	cur.SetGroupVersionKind(batchv1alpha1.GroupVersion.WithKind("NodeJobRun"))
-	if err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(run), cur); err != nil {
-		return false, client.IgnoreNotFound(err)
-	}
-	return cur.ResourceVersion == run.ResourceVersion, nil
-}
-
-// createPod creates the pod of a node, or adopts the one an earlier attempt created (NJ-12, NJ-13).
-func (r *NodeJobRunReconciler) createPod(ctx context.Context, run *batchv1alpha1.NodeJobRun, n *batchv1alpha1.NodeJobRunNode) error {
+// createPod creates the pod of a node and records its UID in the node's record at once (NJ-12, NJ-13). A pod of
+// the same name that is not the recorded one is not adopted: it is deleted, and the node gets its pod later.
+// A pod the API server refuses as invalid or forbidden fails the run at once with the API server's message: the
+// same template would be refused for every node.
+func (r *NodeJobRunReconciler) createPod(ctx context.Context, run *batchv1alpha1.NodeJobRun, s *runState, n *reports.NodeRecord) error {
 	pod := buildNodeJobPod(run, n.Name, r.endpoint())
 	if err := controllerutil.SetControllerReference(run, pod, r.Scheme); err != nil {
 		return err
@@ -514,12 +618,17 @@ func (r *NodeJobRunReconciler) createPod(ctx context.Context, run *batchv1alpha1
 			return gerr
 		}
 		if existing != nil {
-			r.createFailures.Delete(key)
-			r.adoptPod(n, existing)
-			return nil
+			// Not recorded, so not trusted: someone else's, or one whose creation was never recorded.
+			return r.removeUntrusted(ctx, run, existing)
 		}
 	}
 	if err != nil {
+		if rejected(err) {
+			msg := fmt.Sprintf("the API server refused pod %s for node %s: %v", pod.Name, n.Name, err)
+			r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, EventPodCreateFailed, "Create", "%s", msg)
+			s.stop = outcome(batchv1alpha1.NodeJobRunPhaseFailed, NodeJobRunReasonPodRejected, msg)
+			return r.setNode(s, n, batchv1alpha1.NodeJobRunNodePhaseFailed, NodeReasonPodCreateFailed, err.Error(), nil)
+		}
 		failures := 1
 		if v, ok := r.createFailures.Load(key); ok {
 			failures = v.(int) + 1
@@ -531,14 +640,25 @@ func (r *NodeJobRunReconciler) createPod(ctx context.Context, run *batchv1alpha1
 			return fmt.Errorf("creating pod %s: %w", pod.Name, err) // retried with backoff
 		}
 		r.createFailures.Delete(key)
-		r.setNode(n, batchv1alpha1.NodeJobRunNodePhaseFailed, NodeReasonPodCreateFailed, err.Error())
-		return nil
+		return r.setNode(s, n, batchv1alpha1.NodeJobRunNodePhaseFailed, NodeReasonPodCreateFailed, err.Error(), nil)
 	}
 	r.createFailures.Delete(key)
+	now := metav1.NewTime(r.Clock.Now())
+	if err := r.setNode(s, n, batchv1alpha1.NodeJobRunNodePhaseRunning, "", "", func(rec *reports.NodeRecord) {
+		rec.PodName, rec.PodUID, rec.StartTime = pod.Name, pod.UID, &now
+	}); err != nil {
+		return err
+	}
+	s.pods[n.Name] = pod
 	r.Recorder.Eventf(run, pod, corev1.EventTypeNormal, EventPodCreated, "Create", "created pod %s for node %s", pod.Name, n.Name)
-	n.Phase, n.PodName = batchv1alpha1.NodeJobRunNodePhaseRunning, pod.Name
-	n.StartTime = new(metav1.NewTime(r.Clock.Now()))
 	return nil
+}
+
+// rejected reports whether the API server refused a pod for what it is (invalid, or forbidden by admission)
+// rather than for a passing condition.
+func rejected(err error) bool {
+	return apierrors.IsInvalid(err) || (apierrors.IsForbidden(err) && !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) &&
+		!strings.Contains(err.Error(), "exceeded quota"))
 }
 
 func (r *NodeJobRunReconciler) endpoint() resultsEndpoint {
@@ -548,6 +668,9 @@ func (r *NodeJobRunReconciler) endpoint() resultsEndpoint {
 
 // directPod reads a pod of the run from the API server; nil when it does not exist or belongs to something else.
 func (r *NodeJobRunReconciler) directPod(ctx context.Context, run *batchv1alpha1.NodeJobRun, name string) (*corev1.Pod, error) {
+	if name == "" {
+		return nil, nil
+	}
 	pod := &corev1.Pod{}
 	if err := r.apiReader.Get(ctx, types.NamespacedName{Namespace: run.Namespace, Name: name}, pod); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -570,29 +693,60 @@ func (r *NodeJobRunReconciler) nodeGone(ctx context.Context, name string) (bool,
 	return false, err
 }
 
-// listPods returns the cached pods controlled by the run, by name.
-func (r *NodeJobRunReconciler) listPods(ctx context.Context, run *batchv1alpha1.NodeJobRun) (map[string]*corev1.Pod, error) {
+// listPods returns the cached pods controlled by the run.
+func (r *NodeJobRunReconciler) listPods(ctx context.Context, run *batchv1alpha1.NodeJobRun) ([]*corev1.Pod, error) {
 	var list corev1.PodList
 	if err := r.pods.List(ctx, &list, client.InNamespace(run.Namespace),
 		client.MatchingFields{nodeJobRunPodIndex: run.Name}); err != nil {
 		return nil, fmt.Errorf("listing pods: %w", err)
 	}
-	out := make(map[string]*corev1.Pod, len(list.Items))
+	out := make([]*corev1.Pod, 0, len(list.Items))
 	for i := range list.Items {
 		if ref := metav1.GetControllerOf(&list.Items[i]); ref != nil && ref.UID == run.UID {
-			out[list.Items[i].Name] = &list.Items[i]
+			out = append(out, &list.Items[i])
 		}
 	}
 	return out, nil
 }
 
+// trustPods keeps the pods whose UID is the one recorded for their node, by node name, and removes the others.
+func (r *NodeJobRunReconciler) trustPods(ctx context.Context, run *batchv1alpha1.NodeJobRun, s *runState, pods []*corev1.Pod) error {
+	byNode := make(map[string]*reports.NodeRecord, len(s.nodes))
+	for i := range s.nodes {
+		byNode[s.nodes[i].Name] = &s.nodes[i]
+	}
+	s.pods = make(map[string]*corev1.Pod, len(pods))
+	var errs []error
+	for _, pod := range pods {
+		node := pod.Annotations[batchv1alpha1.NodeJobNodeNameAnnotation]
+		if n := byNode[node]; n != nil && n.PodUID != "" && n.PodUID == pod.UID && n.PodName == pod.Name {
+			s.pods[node] = pod
+			continue
+		}
+		errs = append(errs, r.removeUntrusted(ctx, run, pod))
+	}
+	return errors.Join(errs...)
+}
+
+// removeUntrusted deletes a pod that claims to be the run's but whose UID was never recorded, and releases it.
+func (r *NodeJobRunReconciler) removeUntrusted(ctx context.Context, run *batchv1alpha1.NodeJobRun, pod *corev1.Pod) error {
+	if pod.DeletionTimestamp.IsZero() {
+		r.Recorder.Eventf(run, pod, corev1.EventTypeWarning, EventUntrustedPod, "Delete",
+			"deleting pod %s: the operator did not record creating it for this run", pod.Name)
+		if err := r.Delete(ctx, pod, client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting untrusted pod %s: %w", pod.Name, err)
+		}
+	}
+	return r.removeFinalizer(ctx, pod)
+}
+
 // releaseFinished deletes the pods of nodes that were stopped and removes the tracking finalizer from pods whose
 // node outcome is stored (NJ-14, NJ-17, NJ-19).
-func (r *NodeJobRunReconciler) releaseFinished(ctx context.Context, run *batchv1alpha1.NodeJobRun, pods map[string]*corev1.Pod) error {
+func (r *NodeJobRunReconciler) releaseFinished(ctx context.Context, s *runState) error {
 	var errs []error
-	for _, n := range run.Status.Nodes {
-		pod := pods[nodeJobPodName(run.Name, n.Name)]
-		if pod == nil || !nodeFinal(n.Phase) {
+	for _, n := range s.nodes {
+		pod := s.pods[n.Name]
+		if pod == nil || !n.Final() {
 			continue
 		}
 		if phase, _, _ := podOutcome(pod); phase == "" && pod.DeletionTimestamp.IsZero() {
@@ -634,18 +788,6 @@ func (r *NodeJobRunReconciler) removeFinalizer(ctx context.Context, pod *corev1.
 	return nil
 }
 
-// patchStatus writes the run status when it changed. The patch carries the resourceVersion, so that node entries
-// written meanwhile by the results API are never overwritten.
-func (r *NodeJobRunReconciler) patchStatus(ctx context.Context, before, run *batchv1alpha1.NodeJobRun) error {
-	if equality.Semantic.DeepEqual(before.Status, run.Status) {
-		return nil
-	}
-	if err := r.Status().Patch(ctx, run, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("patching status: %w", err)
-	}
-	return nil
-}
-
 // SetupWithManager sets up the controller with the Manager. Pods are watched through a cache of their own that
 // holds only pods labelled with a run name (NJ-37); Nodes are watched for deletions.
 func (r *NodeJobRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
@@ -671,6 +813,16 @@ func (r *NodeJobRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.ResultsAudience = DefaultResultsAudience
 	}
 	r.apiReader = mgr.GetAPIReader()
+	if r.Reports == nil {
+		dir, err := os.MkdirTemp("", "jobkeeper-reports-")
+		if err != nil {
+			return err
+		}
+		if r.Reports, err = reports.NewFileStore(dir); err != nil {
+			return err
+		}
+		mgr.GetLogger().Info("NodeJob reports are kept in a temporary directory", "dir", dir)
+	}
 	if r.Logs == nil {
 		cs, err := kubernetes.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
 		if err != nil {
@@ -678,7 +830,7 @@ func (r *NodeJobRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		r.Logs = clientsetLogs{clientset: cs}
 	}
-	if r.Reports != nil {
+	{
 		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 			if !mgr.GetCache().WaitForCacheSync(ctx) {
 				return nil
@@ -698,7 +850,7 @@ func (r *NodeJobRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	r.pods = podCache
 
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&batchv1alpha1.NodeJobRun{}).
 		WatchesRawSource(source.Kind(podCache, &corev1.Pod{},
 			handler.TypedEnqueueRequestsFromMapFunc(nodeJobRunForPod))).
@@ -712,8 +864,15 @@ func (r *NodeJobRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](
 				5*time.Millisecond, maxPodCreateBackoff),
 		}).
-		Named("batch-nodejobrun").
-		Complete(r)
+		Named("batch-nodejobrun")
+	if r.Changes != nil {
+		// Runs whose records the results API changed; the queue holds each once, so changes coalesce.
+		b = b.WatchesRawSource(source.Func(func(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+			r.Changes.Start(func(key types.NamespacedName) { q.Add(reconcile.Request{NamespacedName: key}) })
+			return nil
+		}))
+	}
+	return b.Complete(r)
 }
 
 // newPodCache creates the cache of pods labelled with a run name, indexed by that name, and adds it to the manager.
@@ -733,23 +892,16 @@ func nodeJobRunForPod(_ context.Context, pod *corev1.Pod) []reconcile.Request {
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: pod.Namespace, Name: name}}}
 }
 
-// runsForNode maps a deleted node to the unfinished runs that list it (NJ-15).
-func (r *NodeJobRunReconciler) runsForNode(ctx context.Context, node client.Object) []reconcile.Request {
+// runsForNode maps a deleted node to the unfinished runs, which look for their nodes that are gone (NJ-15).
+func (r *NodeJobRunReconciler) runsForNode(ctx context.Context, _ client.Object) []reconcile.Request {
 	var runs batchv1alpha1.NodeJobRunList
 	if err := r.List(ctx, &runs); err != nil {
 		return nil
 	}
 	var out []reconcile.Request
 	for i := range runs.Items {
-		run := &runs.Items[i]
-		if runFinished(run.Status.Phase) {
-			continue
-		}
-		for _, n := range run.Status.Nodes {
-			if n.Name == node.GetName() && !nodeFinal(n.Phase) {
-				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(run)})
-				break
-			}
+		if !runFinished(runs.Items[i].Status.Phase) {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&runs.Items[i])})
 		}
 	}
 	return out

@@ -32,6 +32,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/names"
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 )
 
 // Reasons of skipped and failed nodes (NJ-8, NJ-13 to NJ-20).
@@ -47,6 +49,8 @@ const (
 	NodeReasonFailFast         = "FailFast"
 	NodeReasonReplaced         = "Replaced"
 	NodeReasonContainerFailed  = "ContainerFailed"
+	NodeReasonPodNameCollision = "PodNameCollision"
+	NodeReasonUntrustedPod     = "UntrustedPod"
 )
 
 // Defaults of the results API the pods call back (§1.6, §1.7).
@@ -69,12 +73,12 @@ type resultsEndpoint struct {
 
 // nodeSelection is the outcome of selecting the nodes of a run.
 type nodeSelection struct {
-	nodes   []batchv1alpha1.NodeJobRunNode
+	nodes   []reports.SelectedNode
 	desired int
 }
 
-// selectNodes lists the candidate nodes of a run, in name order, with Skipped entries for those that cannot get a
-// pod (NJ-7, NJ-8).
+// selectNodes lists the candidate nodes of a run, in name order, with a skip reason for those that cannot get a
+// pod (NJ-7, NJ-8). Two nodes whose pod names would be the same cannot both get one: the second is skipped.
 func selectNodes(spec *batchv1alpha1.NodeJobRunSpec, all []corev1.Node) (nodeSelection, error) {
 	sel := labels.Everything()
 	if spec.NodeSelector != nil {
@@ -98,15 +102,26 @@ func selectNodes(spec *batchv1alpha1.NodeJobRunSpec, all []corev1.Node) (nodeSel
 		if !ok {
 			continue
 		}
-		entry := batchv1alpha1.NodeJobRunNode{Name: n.Name, Phase: batchv1alpha1.NodeJobRunNodePhasePending}
-		if reason, msg := skipReason(spec, n, tolerations); reason != "" {
-			entry.Phase, entry.Reason, entry.Message = batchv1alpha1.NodeJobRunNodePhaseSkipped, reason, msg
-		} else {
-			out.desired++
-		}
+		entry := reports.SelectedNode{Name: n.Name}
+		entry.SkipReason, entry.SkipMessage = skipReason(spec, n, tolerations)
 		out.nodes = append(out.nodes, entry)
 	}
-	slices.SortFunc(out.nodes, func(a, b batchv1alpha1.NodeJobRunNode) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out.nodes, func(a, b reports.SelectedNode) int { return strings.Compare(a.Name, b.Name) })
+	hashes := make(map[string]string, len(out.nodes))
+	for i := range out.nodes {
+		n := &out.nodes[i]
+		if n.SkipReason != "" {
+			continue
+		}
+		h := names.NodeHash(n.Name)
+		if other, ok := hashes[h]; ok {
+			n.SkipReason, n.SkipMessage = NodeReasonPodNameCollision,
+				fmt.Sprintf("its pod name would be the pod name of node %s", other)
+			continue
+		}
+		hashes[h] = n.Name
+		out.desired++
+	}
 	return out, nil
 }
 
@@ -240,7 +255,7 @@ func buildNodeJobPod(run *batchv1alpha1.NodeJobRun, node string, ep resultsEndpo
 	podLabels[batchv1alpha1.NodeJobNameLabel] = run.Spec.NodeJobName
 	podLabels[batchv1alpha1.NodeJobRunNameLabel] = run.Name
 	podLabels[batchv1alpha1.NodeJobExecutionIDLabel] = run.Spec.ExecutionID
-	podLabels[batchv1alpha1.NodeJobNodeHashLabel] = nodeHash(node)
+	podLabels[batchv1alpha1.NodeJobNodeHashLabel] = names.NodeHash(node)
 	annotations := maps.Clone(tmpl.Annotations)
 	if annotations == nil {
 		annotations = map[string]string{}
@@ -276,7 +291,7 @@ func buildNodeJobPod(run *batchv1alpha1.NodeJobRun, node string, ep resultsEndpo
 	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:        nodeJobPodName(run.Name, node),
+			Name:        names.NodeJobPodName(run.Name, node),
 			Namespace:   run.Namespace,
 			Labels:      podLabels,
 			Annotations: annotations,

@@ -60,11 +60,12 @@ func (c clientsetLogs) ReadLog(ctx context.Context, namespace, pod, container st
 }
 
 // saveLogs stores the logs of every init container and container of a node's ended pod, each cut to maxLogSize
-// (NJ-31). A failure is a Warning event and leaves logsSaved false; it never changes the node's outcome.
-func (r *NodeJobRunReconciler) saveLogs(ctx context.Context, run *batchv1alpha1.NodeJobRun, n *batchv1alpha1.NodeJobRunNode,
-	pod *corev1.Pod) {
-	if !run.Spec.SavePodLogs || n.LogsSaved || r.Reports == nil || r.Logs == nil {
-		return
+// (NJ-31), and reports whether they were saved. A failure is a Warning event and leaves logsSaved false; it
+// never changes the node's outcome.
+func (r *NodeJobRunReconciler) saveLogs(ctx context.Context, run *batchv1alpha1.NodeJobRun, n *reports.NodeRecord,
+	pod *corev1.Pod) bool {
+	if !run.Spec.SavePodLogs || n.LogsSaved || r.Logs == nil {
+		return false
 	}
 	limit := reports.LimitsOf(run).MaxLogSize
 	loc := reports.LocationOf(run)
@@ -73,10 +74,10 @@ func (r *NodeJobRunReconciler) saveLogs(ctx context.Context, run *batchv1alpha1.
 			logf.FromContext(ctx).Error(err, "saving pod logs", "pod", pod.Name, "container", c.Name)
 			r.Recorder.Eventf(run, pod, corev1.EventTypeWarning, EventPodLogSaveFailed, "SaveLogs",
 				"the logs of container %s of pod %s could not be saved: %v", c.Name, pod.Name, err)
-			return
+			return false
 		}
 	}
-	n.LogsSaved = true
+	return true
 }
 
 func (r *NodeJobRunReconciler) saveLog(ctx context.Context, loc reports.RunLocation, node string, pod *corev1.Pod,
@@ -95,9 +96,6 @@ func (r *NodeJobRunReconciler) saveLog(ctx context.Context, loc reports.RunLocat
 func (r *NodeJobRunReconciler) forgetRun(namespace, name string) error {
 	if r.Metrics != nil {
 		r.Metrics.DeleteRun(namespace, name)
-	}
-	if r.Reports == nil {
-		return nil
 	}
 	_, err := r.Reports.RemoveOrphans(func(m reports.RunMarker) bool { return m.Namespace != namespace || m.Run != name })
 	return err
@@ -119,12 +117,4 @@ func (r *NodeJobRunReconciler) removeOrphanReports(ctx context.Context) error {
 	})
 	logf.FromContext(ctx).Info("removed the reports of deleted runs", "count", removed)
 	return err
-}
-
-// writeMarker marks the run's report directory, before any pod can report (NJ-24).
-func (r *NodeJobRunReconciler) writeMarker(run *batchv1alpha1.NodeJobRun) error {
-	if r.Reports == nil {
-		return nil
-	}
-	return r.Reports.WriteRunMarker(reports.LocationOf(run), run.UID)
 }

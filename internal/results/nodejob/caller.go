@@ -46,8 +46,8 @@ type Target struct {
 	Run *batchv1alpha1.NodeJobRun
 	// Node is the node name from the path, which the pod runs for.
 	Node string
-	// NodeStatus is the run's entry for the node.
-	NodeStatus batchv1alpha1.NodeJobRunNode
+	// Record is the node's record in the report store.
+	Record reports.NodeRecord
 	// Location is the run's report directory.
 	Location reports.RunLocation
 	// Limits are the run's result limits.
@@ -61,6 +61,8 @@ type Authorizer struct {
 	Pods *results.PodReader
 	// RunReader reads NodeJobRuns; the manager's cached client.
 	RunReader client.Reader
+	// Store holds the node records, with the UID of the pod the operator created for each node.
+	Store *reports.FileStore
 }
 
 // Authorize returns the target of a report from caller for node and
@@ -68,8 +70,11 @@ type Authorizer struct {
 //   - the pod of the token must still exist with the token's UID (else 401);
 //   - it must have a controller ownerReference to a NodeJobRun (else 403);
 //   - that run must exist with that UID and not be being deleted (else 404);
-//   - the pod must be that run's pod for node, node must be one of the run's
-//     nodes, and executionID the run's execution ID (else 403);
+//   - the pod must be that run's pod for node: its name and node annotation
+//     say so, and its UID is the one the operator recorded in the node's
+//     record right after creating it (else 403; a pod someone else created
+//     with the same name, labels and ownerReference is not trusted), and
+//     executionID must be the run's execution ID (else 403);
 //   - neither the run nor the node may have a final outcome (else 409 RunFinished).
 //
 // The refusals after the run is known return a target with only Caller, Pod
@@ -92,47 +97,48 @@ func (a *Authorizer) Authorize(ctx context.Context, caller results.Caller, node,
 	}
 	// From here on, a refusal still names the caller's run, so that it is counted for its NodeJob.
 	partial := &Target{Caller: caller, Pod: pod, Run: run}
-	entry, err := nodeOf(run, pod, node, executionID)
+	if err := podOf(run, pod, node, executionID); err != nil {
+		return partial, err
+	}
+	loc := reports.LocationOf(run)
+	entry, ok, err := a.Store.Node(loc, node)
 	if err != nil {
 		return partial, err
+	}
+	if !ok || entry.PodUID == "" || entry.PodUID != pod.UID {
+		return partial, results.Forbidden("pod %s/%s is not the pod the operator created for node %q of run %s",
+			pod.Namespace, pod.Name, truncate(node), run.Name)
 	}
 	switch {
 	case run.Status.Phase == batchv1alpha1.NodeJobRunPhaseSucceeded || run.Status.Phase == batchv1alpha1.NodeJobRunPhaseFailed:
 		return partial, results.Conflict(wire.ReasonRunFinished, "run %s has finished", run.Name)
-	case entry.Phase == batchv1alpha1.NodeJobRunNodePhaseSucceeded || entry.Phase == batchv1alpha1.NodeJobRunNodePhaseFailed ||
-		entry.Phase == batchv1alpha1.NodeJobRunNodePhaseSkipped:
+	case entry.Final():
 		return partial, results.Conflict(wire.ReasonRunFinished, "the outcome of node %q in run %s is already final (%s)",
 			node, run.Name, entry.Phase)
 	}
 	return &Target{
-		Caller:     caller,
-		Pod:        pod,
-		Run:        run,
-		Node:       node,
-		NodeStatus: *entry,
-		Location:   reports.LocationOf(run),
-		Limits:     LimitsOf(run),
+		Caller:   caller,
+		Pod:      pod,
+		Run:      run,
+		Node:     node,
+		Record:   entry,
+		Location: loc,
+		Limits:   LimitsOf(run),
 	}, nil
 }
 
-// nodeOf returns the run's entry for node when pod is the run's pod for node
-// and executionID is the run's; otherwise it is 403.
-func nodeOf(run *batchv1alpha1.NodeJobRun, pod *corev1.Pod, node, executionID string) (*batchv1alpha1.NodeJobRunNode, error) {
-	annotated := pod.Annotations[batchv1alpha1.NodeJobNodeNameAnnotation]
+// podOf checks that pod is named and annotated as the run's pod for node and
+// that executionID is the run's; otherwise it is 403.
+func podOf(run *batchv1alpha1.NodeJobRun, pod *corev1.Pod, node, executionID string) error {
 	if len(validation.IsDNS1123Subdomain(node)) > 0 || pod.Name != PodName(run.Name, node) ||
-		(annotated != "" && annotated != node) {
-		return nil, results.Forbidden("pod %s/%s does not run for node %q of run %s", pod.Namespace, pod.Name,
+		pod.Annotations[batchv1alpha1.NodeJobNodeNameAnnotation] != node {
+		return results.Forbidden("pod %s/%s does not run for node %q of run %s", pod.Namespace, pod.Name,
 			truncate(node), run.Name)
 	}
 	if executionID != run.Spec.ExecutionID {
-		return nil, results.Forbidden("execution %q is not the execution of run %s", truncate(executionID), run.Name)
+		return results.Forbidden("execution %q is not the execution of run %s", truncate(executionID), run.Name)
 	}
-	for i := range run.Status.Nodes {
-		if run.Status.Nodes[i].Name == node {
-			return &run.Status.Nodes[i], nil
-		}
-	}
-	return nil, results.Forbidden("node %q is not a node of run %s", node, run.Name)
+	return nil
 }
 
 func groupOf(apiVersion string) string {

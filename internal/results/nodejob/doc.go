@@ -21,12 +21,15 @@ limitations under the License.
 //	POST /report/<node>/<executionID>/event
 //
 // Each request is checked against the caller's pod: the pod must be controlled
-// by a NodeJobRun, be that run's pod for <node>, and <executionID> must be the
+// by a NodeJobRun, be that run's pod for <node> (its UID the one the operator
+// recorded for the node in the report store), and <executionID> must be the
 // run's execution ID. The bodies are then parsed and validated by pure
 // functions (ParseResult, ParseEvent, SanitizeFileName), files are written by
-// a FileStore (contained, size-limited, all or nothing), and the validated
-// data goes to a Sink, which the NodeJob controller implements to update
-// metrics, run status and Events.
+// the report store (internal/reports: contained, size-limited, all or
+// nothing), and the validated data goes to a Sink. StoreSink, the sink of
+// this kind, records results durably in the store before the answer, keeps
+// the series and creates Events; it never writes the run, whose status the
+// run controller computes from the store after StoreSink notes the change.
 //
 // The family is LeaderOnly by default: files live on the leader's report
 // volume and the result gauges in the leader's process, so replicas that do

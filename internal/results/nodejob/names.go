@@ -17,24 +17,19 @@ limitations under the License.
 package nodejob
 
 import (
-	"fmt"
-	"hash/fnv"
-
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/names"
 	"github.com/jobkeeper/jobkeeper/internal/reports"
 )
 
-// NodeHash is the FNV-32a hash of a node name as 8 lower-case hex digits; it
-// names the node's pod and is the value of the node-hash label.
+// NodeHash is the hash of a node name that names its pod (names.NodeHash).
 func NodeHash(node string) string {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(node))
-	return fmt.Sprintf("%08x", h.Sum32())
+	return names.NodeHash(node)
 }
 
-// PodName is the name of the pod of a run on a node: <run>-<node hash>.
+// PodName is the name of the pod of a run on a node (names.NodeJobPodName).
 func PodName(run, node string) string {
-	return run + "-" + NodeHash(node)
+	return names.NodeJobPodName(run, node)
 }
 
 // Limits are the effective resultLimits of a run, defaults applied.

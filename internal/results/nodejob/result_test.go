@@ -165,7 +165,7 @@ func TestParseResultDuplicateSuffixLastWins(t *testing.T) {
 }
 
 func TestNodeHashAndPodName(t *testing.T) {
-	for node, want := range map[string]string{"": "811c9dc5", "a": "e40c292c"} {
+	for node, want := range map[string]string{"": "e3b0c44298fc1c14", "a": "ca978112ca1bbdca"} {
 		if got := NodeHash(node); got != want {
 			t.Errorf("NodeHash(%q) = %s, want %s", node, got, want)
 		}
@@ -173,7 +173,7 @@ func TestNodeHashAndPodName(t *testing.T) {
 	if NodeHash("a.x") == NodeHash("a.y") {
 		t.Error("node names that share the first label collide")
 	}
-	if got := PodName("nj-29000000", "a"); got != "nj-29000000-e40c292c" {
+	if got := PodName("nj-29000000", "a"); got != "nj-29000000-ca978112ca1bbdca" {
 		t.Errorf("PodName = %s", got)
 	}
 }

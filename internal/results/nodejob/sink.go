@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package batch
+package nodejob
 
 import (
 	"context"
@@ -22,14 +22,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -38,72 +35,67 @@ import (
 	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
 	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/results"
-	"github.com/jobkeeper/jobkeeper/internal/results/nodejob"
 	"github.com/jobkeeper/jobkeeper/internal/results/wire"
 )
 
 // ReportingController is the reportingController of the Events that job pods send.
 const ReportingController = "jobkeeper"
 
-// NodeJobResults takes the validated reports of NodeJob pods from the results
-// API: it keeps series in the metrics registry, records what each node sent in
-// its run's status and creates the Events the pods send (NJ-26 to NJ-30). It
-// implements nodejob.Sink.
-type NodeJobResults struct {
-	// Client reads NodeJobs from the cache and writes run status and Events.
+// StoreSink takes the validated reports of NodeJob pods (NJ-26 to NJ-30): it
+// records them durably in the report store (the result body and the node's
+// record), keeps series in the metrics registry, creates the Events the pods
+// send, and notes the run as changed so that the run controller, the only
+// writer of the run's status, updates its counts. It never writes the run.
+type StoreSink struct {
+	// Client reads NodeJobs from the cache and creates Events.
 	Client client.Client
-	// APIReader reads runs from the API server when a status write conflicts.
-	APIReader client.Reader
-	// Store holds result.json and the uploaded files.
+	// Store holds result.json, the uploaded files and the node records.
 	Store *reports.FileStore
 	// Metrics exports the result series.
 	Metrics *nodemetrics.Registry
+	// Changes tells the run controller that a run's records changed; nil tells nobody.
+	Changes *reports.Changes
 	// Clock tells the time; nil uses the real clock.
 	Clock clock.PassiveClock
 	// Instance is the reportingInstance of Events; the host name when empty.
 	Instance string
 }
 
-var _ nodejob.Sink = &NodeJobResults{}
+var _ Sink = &StoreSink{}
 
 // +kubebuilder:rbac:groups=batch.cs.sap.com,resources=nodejobs,verbs=get;list;watch
-// +kubebuilder:rbac:groups=batch.cs.sap.com,resources=nodejobruns/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-func (s *NodeJobResults) now() time.Time {
+func (s *StoreSink) now() metav1.Time {
 	if s.Clock == nil {
-		return time.Now()
+		return metav1.Now()
 	}
-	return s.Clock.Now()
+	return metav1.NewTime(s.Clock.Now())
 }
 
-// Result stores a node's result, records it in the run status and replaces the node's series (NJ-26).
-func (s *NodeJobResults) Result(ctx context.Context, t *nodejob.Target, r *nodejob.Result) error {
+// Result stores a node's result and records it in the node's record, both
+// synced to disk before it returns, then replaces the node's series (NJ-26).
+func (s *StoreSink) Result(ctx context.Context, t *Target, r *Result) error {
 	if err := s.declare(ctx, t.Run); err != nil {
 		return err
 	}
 	if err := s.Store.PutResult(t.Location, t.Node, r.Raw, t.Limits.MaxRunStorage); err != nil {
 		return err
 	}
-	_, runBytes, err := s.Store.NodeFiles(t.Location, t.Node)
-	if err != nil {
-		return err
-	}
-	now := metav1.NewTime(s.now())
-	run, err := s.updateNode(ctx, t, func(n *batchv1alpha1.NodeJobRunNode, st *batchv1alpha1.NodeJobRunStatus) error {
-		n.ResultReceived, n.ResultTime = true, &now
-		st.StorageBytes = runBytes
+	now := s.now()
+	if _, err := s.Store.UpdateNode(t.Location, t.Node, func(rec *reports.NodeRecord) error {
+		rec.ResultReceived, rec.ResultTime = true, &now
 		return nil
-	})
-	if err != nil {
+	}); err != nil {
 		return err
 	}
-	s.Metrics.SetResult(run, t.Node, seriesOf(r))
+	s.Metrics.SetResult(t.Run, t.Node, seriesOf(r))
+	s.Changes.Note(t.Run.Namespace, t.Run.Name)
 	return nil
 }
 
 // seriesOf keeps the declared labels of a result's series; the registry sets the implicit ones.
-func seriesOf(r *nodejob.Result) []nodemetrics.Series {
+func seriesOf(r *Result) []nodemetrics.Series {
 	out := make([]nodemetrics.Series, len(r.Series))
 	for i, s := range r.Series {
 		out[i] = nodemetrics.Series{Suffix: s.Suffix, Value: s.Value, Labels: s.Labels}
@@ -112,7 +104,7 @@ func seriesOf(r *nodejob.Result) []nodemetrics.Series {
 }
 
 // declare makes sure the run's NodeJob declares its families without conflict (NJ-X12).
-func (s *NodeJobResults) declare(ctx context.Context, run *batchv1alpha1.NodeJobRun) error {
+func (s *StoreSink) declare(ctx context.Context, run *batchv1alpha1.NodeJobRun) error {
 	nj := &batchv1alpha1.NodeJob{}
 	if err := s.Client.Get(ctx, types.NamespacedName{Namespace: run.Namespace, Name: run.Spec.NodeJobName}, nj); err != nil {
 		return results.FromAPIError(err, "NodeJob "+run.Spec.NodeJobName+" no longer exists")
@@ -123,31 +115,33 @@ func (s *NodeJobResults) declare(ctx context.Context, run *batchv1alpha1.NodeJob
 	return nil
 }
 
-// FilesStored records the node's file count and the run's storage (NJ-29).
-func (s *NodeJobResults) FilesStored(ctx context.Context, t *nodejob.Target, _ []reports.StoredFile) error {
-	files, runBytes, err := s.Store.NodeFiles(t.Location, t.Node)
+// FilesStored records the node's file count in its record (NJ-29).
+func (s *StoreSink) FilesStored(_ context.Context, t *Target, _ []reports.StoredFile) error {
+	files, _, err := s.Store.NodeFiles(t.Location, t.Node)
 	if err != nil {
 		return err
 	}
-	_, err = s.updateNode(ctx, t, func(n *batchv1alpha1.NodeJobRunNode, st *batchv1alpha1.NodeJobRunStatus) error {
-		n.Files = int32(min(files, int(^uint32(0)>>1)))
-		st.StorageBytes = runBytes
+	if _, err := s.Store.UpdateNode(t.Location, t.Node, func(rec *reports.NodeRecord) error {
+		rec.Files = files
 		return nil
-	})
-	return err
+	}); err != nil {
+		return err
+	}
+	s.Changes.Note(t.Run.Namespace, t.Run.Name)
+	return nil
 }
 
-// Event counts the event against the node's quota and creates it regarding the pod, related to the run (NJ-30).
-func (s *NodeJobResults) Event(ctx context.Context, t *nodejob.Target, e *nodejob.Event) error {
-	run, err := s.updateNode(ctx, t, func(n *batchv1alpha1.NodeJobRunNode, _ *batchv1alpha1.NodeJobRunStatus) error {
-		if int(n.Events) >= t.Limits.MaxEventsPerNode {
+// Event counts the event against the node's quota in its record and creates it regarding the pod, related to
+// the run (NJ-30).
+func (s *StoreSink) Event(ctx context.Context, t *Target, e *Event) error {
+	if _, err := s.Store.UpdateNode(t.Location, t.Node, func(rec *reports.NodeRecord) error {
+		if rec.Events >= t.Limits.MaxEventsPerNode {
 			return results.TooManyRequests(0, "node %q has sent maxEventsPerNode (%d) events in run %s",
 				t.Node, t.Limits.MaxEventsPerNode, t.Run.Name)
 		}
-		n.Events++
+		rec.Events++
 		return nil
-	})
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	now := s.now()
@@ -156,7 +150,7 @@ func (s *NodeJobResults) Event(ctx context.Context, t *nodejob.Target, e *nodejo
 			Namespace: t.Pod.Namespace,
 			Name:      fmt.Sprintf("%s.%x", t.Pod.Name, now.UnixNano()),
 		},
-		EventTime:           metav1.NewMicroTime(now),
+		EventTime:           metav1.NewMicroTime(now.Time),
 		ReportingController: ReportingController,
 		ReportingInstance:   s.instance(),
 		Action:              e.Action,
@@ -168,7 +162,7 @@ func (s *NodeJobResults) Event(ctx context.Context, t *nodejob.Target, e *nodejo
 		},
 		Related: &corev1.ObjectReference{
 			APIVersion: batchv1alpha1.GroupVersion.String(), Kind: "NodeJobRun",
-			Namespace: run.Namespace, Name: run.Name, UID: run.UID,
+			Namespace: t.Run.Namespace, Name: t.Run.Name, UID: t.Run.UID,
 		},
 	}
 	if err := s.Client.Create(ctx, ev); err != nil {
@@ -178,7 +172,7 @@ func (s *NodeJobResults) Event(ctx context.Context, t *nodejob.Target, e *nodejo
 	return nil
 }
 
-func (s *NodeJobResults) instance() string {
+func (s *StoreSink) instance() string {
 	if s.Instance != "" {
 		return s.Instance
 	}
@@ -188,51 +182,9 @@ func (s *NodeJobResults) instance() string {
 	return ReportingController
 }
 
-// updateNode applies change to the node's entry of the run and writes the status, re-reading the run from the
-// API server when the write conflicts. It returns the run as written.
-func (s *NodeJobResults) updateNode(ctx context.Context, t *nodejob.Target,
-	change func(*batchv1alpha1.NodeJobRunNode, *batchv1alpha1.NodeJobRunStatus) error) (*batchv1alpha1.NodeJobRun, error) {
-	run := t.Run.DeepCopy()
-	first := true
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if !first {
-			run = &batchv1alpha1.NodeJobRun{}
-			if err := s.APIReader.Get(ctx, client.ObjectKeyFromObject(t.Run), run); err != nil {
-				return err
-			}
-			if run.UID != t.Run.UID {
-				return apierrors.NewNotFound(batchv1alpha1.GroupVersion.WithResource("nodejobruns").GroupResource(), t.Run.Name)
-			}
-		}
-		first = false
-		before := run.DeepCopy()
-		var entry *batchv1alpha1.NodeJobRunNode
-		for i := range run.Status.Nodes {
-			if run.Status.Nodes[i].Name == t.Node {
-				entry = &run.Status.Nodes[i]
-			}
-		}
-		if entry == nil {
-			return results.Forbidden("node %q is not a node of run %s", t.Node, run.Name)
-		}
-		if err := change(entry, &run.Status); err != nil {
-			return err
-		}
-		setRunCounts(&run.Status)
-		return s.Client.Status().Patch(ctx, run, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
-	})
-	if err == nil {
-		return run, nil
-	}
-	if _, ok := errors.AsType[*results.Error](err); ok {
-		return nil, err
-	}
-	return nil, results.FromAPIError(err, "run "+t.Run.Name+" no longer exists")
-}
-
-// loadSeries reads a node's stored result again after a restart (NJ-32). A result that no longer parses (the
+// SeriesLoader reads a node's stored result again after a restart (NJ-32). A result that no longer parses (the
 // declarations changed) exports nothing.
-func loadSeries(store *reports.FileStore) nodemetrics.Loader {
+func SeriesLoader(store *reports.FileStore) nodemetrics.Loader {
 	return func(run *batchv1alpha1.NodeJobRun, node string) []nodemetrics.Series {
 		data, err := store.ReadResult(reports.LocationOf(run), node)
 		if err != nil {
@@ -241,9 +193,9 @@ func loadSeries(store *reports.FileStore) nodemetrics.Loader {
 			}
 			return nil
 		}
-		spec := nodejob.ResultSpecFor(run, node)
+		spec := ResultSpecFor(run, node)
 		spec.MaxSize = int64(len(data))
-		res, err := nodejob.ParseResult(data, spec)
+		res, err := ParseResult(data, spec)
 		if err != nil {
 			return nil
 		}
