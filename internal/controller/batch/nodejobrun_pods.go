@@ -285,7 +285,7 @@ func buildNodeJobPod(run *batchv1alpha1.NodeJobRun, node string, ep resultsEndpo
 		ReadOnly: true}
 	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
 		for i := range cs {
-			cs[i].Env = append(cs[i].Env, env...)
+			cs[i].Env = append(withTrustEnv(cs[i].Env), env...)
 			cs[i].VolumeMounts = append(cs[i].VolumeMounts, mount)
 		}
 	}
@@ -362,6 +362,25 @@ func podEnv(run *batchv1alpha1.NodeJobRun, node string, ep resultsEndpoint) []co
 		{Name: batchv1alpha1.NodeJobEnvCallbackServiceCAFile,
 			Value: batchv1alpha1.NodeJobResultsMountPath + "/" + batchv1alpha1.NodeJobResultsCAFile},
 	}
+}
+
+// trustEnvNames are the variables through which curl, OpenSSL and Go (SSL_CERT_FILE), curl (CURL_CA_BUNDLE),
+// Python requests (REQUESTS_CA_BUNDLE) and Node.js (NODE_EXTRA_CA_CERTS) find the CAs they trust, so that a job
+// script posts to the results API over TLS without a CA flag.
+var trustEnvNames = []string{"SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"}
+
+// withTrustEnv adds the trust variables, pointing to the results CA bundle, that a container does not set
+// itself. SSL_CERT_FILE, CURL_CA_BUNDLE and REQUESTS_CA_BUNDLE replace the image's trust store for those tools;
+// a container that also calls other TLS services sets them itself (for example to a bundle that includes both).
+func withTrustEnv(env []corev1.EnvVar) []corev1.EnvVar {
+	ca := batchv1alpha1.NodeJobResultsMountPath + "/" + batchv1alpha1.NodeJobResultsCAFile
+	out := env
+	for _, name := range trustEnvNames {
+		if !slices.ContainsFunc(env, func(e corev1.EnvVar) bool { return e.Name == name }) {
+			out = append(out, corev1.EnvVar{Name: name, Value: ca})
+		}
+	}
+	return out
 }
 
 // podOutcome is the node phase, reason and message of a terminal pod, or "" while it runs (NJ-14).

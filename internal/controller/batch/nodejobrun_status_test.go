@@ -244,3 +244,44 @@ func fnv32Collision(t *testing.T) (string, string) {
 	t.Fatal("no collision found")
 	return "", ""
 }
+
+// TestPodTrustsTheResultsCA: every container finds the results CA through the variables curl, OpenSSL, Go,
+// Python and Node.js read, unless it sets one of them itself.
+func TestPodTrustsTheResultsCA(t *testing.T) {
+	run := &batchv1alpha1.NodeJobRun{ObjectMeta: metav1.ObjectMeta{Name: "run-1", Namespace: "ns"}}
+	run.Spec.Template.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "busybox"}}
+	run.Spec.Template.Spec.Containers = []corev1.Container{{Name: "main", Image: "busybox",
+		Env: []corev1.EnvVar{{Name: "REQUESTS_CA_BUNDLE", Value: "/etc/ssl/mine.pem"}}}}
+	pod := buildNodeJobPod(run, "node-a", resultsEndpoint{})
+	ca := "/var/run/secrets/jobkeeper/results/ca.crt"
+	want := map[string]map[string]string{
+		"init": {"SSL_CERT_FILE": ca, "CURL_CA_BUNDLE": ca, "REQUESTS_CA_BUNDLE": ca, "NODE_EXTRA_CA_CERTS": ca,
+			"CALLBACK_SERVICE_CA_FILE": ca},
+		"main": {"SSL_CERT_FILE": ca, "CURL_CA_BUNDLE": ca, "REQUESTS_CA_BUNDLE": "/etc/ssl/mine.pem",
+			"NODE_EXTRA_CA_CERTS": ca, "CALLBACK_SERVICE_CA_FILE": ca},
+	}
+	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+		got := map[string]string{}
+		for _, e := range c.Env {
+			if _, dup := got[e.Name]; dup {
+				t.Errorf("%s: %s set twice", c.Name, e.Name)
+			}
+			got[e.Name] = e.Value
+		}
+		for name, value := range want[c.Name] {
+			if got[name] != value {
+				t.Errorf("%s: %s = %q, want %q", c.Name, name, got[name], value)
+			}
+		}
+	}
+	// The CA file is where the variables point.
+	var mounted bool
+	for _, src := range pod.Spec.Volumes[len(pod.Spec.Volumes)-1].Projected.Sources {
+		if src.ConfigMap != nil && src.ConfigMap.Name == ResultsCAConfigMapName && src.ConfigMap.Items[0].Path == "ca.crt" {
+			mounted = true
+		}
+	}
+	if !mounted || pod.Spec.Containers[0].VolumeMounts[0].MountPath+"/ca.crt" != ca {
+		t.Errorf("the results CA is not mounted at %s", ca)
+	}
+}
