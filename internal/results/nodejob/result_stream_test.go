@@ -122,3 +122,35 @@ func BenchmarkReadResultTinyItems(b *testing.B) {
 		_, _ = ReadResult(bytes.NewReader(body), spec)
 	}
 }
+
+// FuzzReadResult checks that reading a result from a stream answers as
+// parsing the whole body does, and keeps the body byte for byte.
+func FuzzReadResult(f *testing.F) {
+	for _, s := range []string{
+		`{"test": [{"value": 1.0, "labels": {"label_a": "AAA", "label_b": "BBB"}}]}`,
+		`{"test":[{"value":1},{"value":2},{"value":3},{"value":4}]}`, `{"zz":[{"value":1}]} `,
+		`{"test":[{"value":1,"labels":{"zz":"1"}}],"test":[]}`, `{"test":[{"value":1}`, `{}{}`, "",
+	} {
+		f.Add([]byte(s))
+	}
+	spec := testResultSpec()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if int64(len(body)) > spec.MaxSize {
+			return // ParseResult checks the size first, ReadResult when it gets there
+		}
+		want, wantErr := ParseResult(body, spec)
+		got, err := ReadResult(bytes.NewReader(body), spec)
+		if (wantErr == nil) != (err == nil) {
+			t.Fatalf("ParseResult: %v; ReadResult: %v", wantErr, err)
+		}
+		if err != nil {
+			if answerCode(t, err) != answerCode(t, wantErr) {
+				t.Fatalf("ParseResult: %v; ReadResult: %v", wantErr, err)
+			}
+			return
+		}
+		if !bytes.Equal(got.Raw, body) || len(got.Series) != len(want.Series) || got.IgnoredItems() != want.IgnoredItems() {
+			t.Fatalf("ReadResult %+v, ParseResult %+v", got, want)
+		}
+	})
+}
