@@ -113,6 +113,20 @@ func script(name string, args ...string) error {
 	return cmd.Run()
 }
 
+// newNamespace creates a namespace for one scenario, named prefix and a
+// number, and waits until its default ServiceAccount exists.
+func newNamespace(prefix string) string {
+	GinkgoHelper()
+	ns := fmt.Sprintf("%s%d", prefix, time.Now().UnixNano()%1_000_000_000)
+	_, err := kubectl("create", "namespace", ns)
+	Expect(err).NotTo(HaveOccurred())
+	Eventually(func() error {
+		_, err := kubectl("-n", ns, "get", "serviceaccount", "default")
+		return err
+	}).Should(Succeed())
+	return ns
+}
+
 // kubectl runs the cluster's kubectl as the cluster admin and returns its
 // standard output, or an error carrying its standard error.
 func kubectl(args ...string) (string, error) {

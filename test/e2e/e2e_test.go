@@ -23,7 +23,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -33,13 +32,7 @@ var _ = Describe("the local cluster", func() {
 	var ns string
 
 	BeforeEach(func() {
-		ns = fmt.Sprintf("e2e-%d", time.Now().UnixNano()%1_000_000_000)
-		_, err := kubectl("create", "namespace", ns)
-		Expect(err).NotTo(HaveOccurred())
-		Eventually(func() error {
-			_, err := kubectl("-n", ns, "get", "serviceaccount", "default")
-			return err
-		}).Should(Succeed())
+		ns = newNamespace("e2e-")
 	})
 
 	AfterEach(func() {

@@ -36,13 +36,7 @@ var _ = Describe("QuarksJob on the local cluster", func() {
 	var ns string
 
 	BeforeEach(func() {
-		ns = fmt.Sprintf("e2e-qj-%d", time.Now().UnixNano()%1_000_000_000)
-		_, err := kubectl("create", "namespace", ns)
-		Expect(err).NotTo(HaveOccurred())
-		Eventually(func() error {
-			_, err := kubectl("-n", ns, "get", "serviceaccount", "default")
-			return err
-		}).Should(Succeed())
+		ns = newNamespace("e2e-qj-")
 	})
 
 	AfterEach(func() {

@@ -75,13 +75,7 @@ var _ = Describe("ReactiveJob on the local cluster", func() {
 	var ns string
 
 	BeforeEach(func() {
-		ns = fmt.Sprintf("e2e-rj-%d", time.Now().UnixNano()%1_000_000_000)
-		_, err := kubectl("create", "namespace", ns)
-		Expect(err).NotTo(HaveOccurred())
-		Eventually(func() error {
-			_, err := kubectl("-n", ns, "get", "serviceaccount", "default")
-			return err
-		}).Should(Succeed())
+		ns = newNamespace("e2e-rj-")
 	})
 
 	AfterEach(func() {

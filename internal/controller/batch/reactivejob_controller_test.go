@@ -613,7 +613,7 @@ var _ = Describe("ReactiveJob controller", func() {
 		Expect(after).To(HaveLen(1))
 
 		// The Job-add event's reconcile reads the copy from before the status write.
-		rc.serve(beforeWrite)
+		rc.Serve(beforeWrite)
 		_, err = r.Reconcile(ctx, reconcileRequest(rj))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(uids(rj)).To(Equal(after), "the new Job is neither replaced nor created again")

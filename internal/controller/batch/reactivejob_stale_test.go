@@ -18,7 +18,6 @@ package batch
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"k8s.io/client-go/tools/events"
@@ -28,31 +27,8 @@ import (
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
 	"github.com/jobkeeper/jobkeeper/internal/runs"
+	"github.com/jobkeeper/jobkeeper/test/utils"
 )
-
-// staleClient serves a fixed copy of one ReactiveJob, as a lagging informer
-// would, and passes everything else to the API server.
-type staleClient struct {
-	client.Client
-	mu   sync.Mutex
-	copy *batchv1alpha1.ReactiveJob
-}
-
-func (c *staleClient) serve(rj *batchv1alpha1.ReactiveJob) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.copy = rj.DeepCopy()
-}
-
-func (c *staleClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	if rj, ok := obj.(*batchv1alpha1.ReactiveJob); ok {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.copy.DeepCopyInto(rj)
-		return nil
-	}
-	return c.Client.Get(ctx, key, obj, opts...)
-}
 
 // labelledJobs lists a ReactiveJob's Jobs from the API server by their UID
 // label, standing in for the controller's indexed Job cache.
@@ -68,8 +44,8 @@ func (l labelledJobs) List(ctx context.Context, list client.ObjectList, opts ...
 
 // newStaleReactiveJobReconciler returns a reconciler, outside any manager,
 // whose reads of the ReactiveJob return what its client is told to serve.
-func newStaleReactiveJobReconciler(initial *batchv1alpha1.ReactiveJob) (*ReactiveJobReconciler, *staleClient) {
-	c := &staleClient{Client: k8sClient, copy: initial.DeepCopy()}
+func newStaleReactiveJobReconciler(initial *batchv1alpha1.ReactiveJob) (*ReactiveJobReconciler, *utils.StaleReads[*batchv1alpha1.ReactiveJob]) {
+	c := utils.NewStaleReads(k8sClient, initial)
 	return &ReactiveJobReconciler{
 		Client:       c,
 		Scheme:       k8sClient.Scheme(),

@@ -828,6 +828,19 @@ func (r *QuarksJobReconciler) resolve(ctx context.Context, qj *quarksv1alpha1.Qu
 					return nil, err
 				}
 				if latest == "" {
+					// No member of a series: a plain Secret that only has a
+					// name like tls-v2 is used as it is.
+					plain := &metav1.PartialObjectMetadata{}
+					plain.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+					err := r.Get(ctx, client.ObjectKey{Namespace: qj.Namespace, Name: ref.Name}, plain)
+					switch {
+					case err == nil:
+						latest = ref.Name
+					case !apierrors.IsNotFound(err):
+						return nil, fmt.Errorf("reading secret %s: %w", ref.Name, err)
+					}
+				}
+				if latest == "" {
 					if !ref.Optional {
 						out.missing = append(out.missing, fmt.Sprintf("versioned Secret series %s", prefix))
 					}

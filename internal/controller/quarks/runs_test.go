@@ -20,7 +20,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -259,6 +258,22 @@ var _ = Describe("QuarksJob runs under GitOps, restarts and stale caches", func(
 		Expect(get(qj).Status.RunCount).To(BeZero())
 	})
 
+	It("a plain Secret named like a series member (tls-v2), without versioned-secret labels, is used as it is", func() {
+		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "tls-v2", Namespace: ns},
+			Data: map[string][]byte{"tls.crt": []byte("x")}})).To(Succeed())
+		qj := &quarksv1alpha1.QuarksJob{ObjectMeta: metav1.ObjectMeta{Name: "plain", Namespace: ns}}
+		qj.Spec.Trigger.Strategy = quarksv1alpha1.StrategyOnce
+		qj.Spec.Template.Spec.Template.Spec = corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+			Volumes: []corev1.Volume{{Name: "tls", VolumeSource: corev1.VolumeSource{
+				Secret: &corev1.SecretVolumeSource{SecretName: "tls-v2"}}}},
+			Containers: []corev1.Container{{Name: "main", Image: "busybox"}}}
+		Expect(k8sClient.Create(ctx, qj)).To(Succeed())
+		job := runJob(qj, 1)
+		Expect(job.Spec.Template.Spec.Volumes).To(ContainElement(HaveField("VolumeSource.Secret.SecretName", "tls-v2")))
+		Expect(meta.FindStatusCondition(get(qj).Status.Conditions, quarksv1alpha1.ConditionReferencesResolved)).To(
+			PointTo(HaveField("Status", metav1.ConditionTrue)))
+	})
+
 	It("a reconcile that reads a copy older than its own last run record never finishes that run again", func() {
 		stop()
 		stop = func() {}
@@ -268,7 +283,7 @@ var _ = Describe("QuarksJob runs under GitOps, restarts and stale caches", func(
 		r, rc := newStaleQuarksJobReconciler()
 		reconcile := func() {
 			GinkgoHelper()
-			rc.serve(get(typed))
+			rc.Serve(get(typed))
 			_, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(typed)})
 			Expect(err).NotTo(HaveOccurred())
 		}
@@ -290,7 +305,7 @@ var _ = Describe("QuarksJob runs under GitOps, restarts and stale caches", func(
 		reconcile()
 		second := runJob(typed, 2)
 
-		rc.serveOnce(running)
+		rc.Serve(running)
 		_, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(typed)})
 		Expect(err).NotTo(HaveOccurred())
 		got := get(typed)
@@ -319,32 +334,6 @@ func startQuarksJobControllerAs(namespace, user string) (stop func()) {
 	}
 }
 
-// staleClient serves a given copy of a QuarksJob, as a lagging informer
-// would, and passes everything else to the API server.
-type staleClient struct {
-	client.Client
-	mu   sync.Mutex
-	copy *quarksv1alpha1.QuarksJob
-}
-
-func (c *staleClient) serve(qj *quarksv1alpha1.QuarksJob) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.copy = qj.DeepCopy()
-}
-
-func (c *staleClient) serveOnce(qj *quarksv1alpha1.QuarksJob) { c.serve(qj) }
-
-func (c *staleClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	if qj, ok := obj.(*quarksv1alpha1.QuarksJob); ok {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.copy.DeepCopyInto(qj)
-		return nil
-	}
-	return c.Client.Get(ctx, key, obj, opts...)
-}
-
 // ownedJobs lists a QuarksJob's Jobs from the API server by their name label,
 // standing in for the controller's indexed Job cache.
 type ownedJobs struct{ client.Client }
@@ -366,8 +355,8 @@ func (o ownedJobs) List(ctx context.Context, list client.ObjectList, opts ...cli
 
 // newStaleQuarksJobReconciler returns a reconciler, outside any manager, whose
 // reads of the QuarksJob return what its client is told to serve.
-func newStaleQuarksJobReconciler() (*QuarksJobReconciler, *staleClient) {
-	c := &staleClient{Client: k8sClient}
+func newStaleQuarksJobReconciler() (*QuarksJobReconciler, *utils.StaleReads[*quarksv1alpha1.QuarksJob]) {
+	c := utils.NewStaleReads(k8sClient, &quarksv1alpha1.QuarksJob{})
 	return &QuarksJobReconciler{
 		Client:       c,
 		Scheme:       k8sClient.Scheme(),
