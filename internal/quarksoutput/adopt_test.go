@@ -150,6 +150,23 @@ var _ = Describe("Adopting legacy output Secrets (--adopt-legacy-output-secrets)
 		Expect(secret("series-v1").Data).To(HaveKey("old"))
 	})
 
+	It("QJ-F18: after a migration, the same output as the newest upstream member of a series gives no new version", func() {
+		upstream := legacy("same-v3", "a", map[string]string{quarksv1alpha1.SecretKindLabel: quarksv1alpha1.SecretKindVersioned,
+			quarksv1alpha1.SecretVersionLabel: "3"})
+		upstream.Data = map[string][]byte{"k": []byte("v")}
+		Expect(k8sClient.Update(ctx, upstream)).To(Succeed())
+		t := run("adopt-same", quarksv1alpha1.SecretOptions{Name: "same", Versioned: true})
+		got, err := persist(true, t, `{"k":"v"}`)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got).To(Equal([]string{"same-v3"}))
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "same-v4"}, &corev1.Secret{})).NotTo(Succeed())
+
+		By("a change still gives the next version")
+		got, err = persist(true, run("adopt-same-2", quarksv1alpha1.SecretOptions{Name: "same", Versioned: true}), `{"k":"w"}`)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got).To(Equal([]string{"same-v4"}))
+	})
+
 	It("QJ-F18: with adoption on, a legacy Secret of another container is still a conflict", func() {
 		before := legacy("other", "b", nil)
 		t := run("adopt-other", quarksv1alpha1.SecretOptions{Name: "other"})

@@ -411,7 +411,14 @@ func sameVersionContent(cur *corev1.Secret, want *desiredSecret) bool {
 	delete(annotations, quarksv1alpha1.SourceDescriptionAnnotation)
 	wantAnnotations := maps.Clone(want.annotations)
 	delete(wantAnnotations, quarksv1alpha1.LastReconcileAnnotation)
-	return maps.Equal(labels, want.labels) && maps.Equal(annotations, wantAnnotations) &&
+	wantLabels := want.labels
+	if _, ok := cur.Labels[quarksv1alpha1.QuarksJobNameLabel]; !ok {
+		// A member written by an earlier operator, which set no qjob-name label:
+		// the same content is no reason for a new version after a migration.
+		wantLabels = maps.Clone(want.labels)
+		delete(wantLabels, quarksv1alpha1.QuarksJobNameLabel)
+	}
+	return maps.Equal(labels, wantLabels) && maps.Equal(annotations, wantAnnotations) &&
 		maps.EqualFunc(cur.Data, want.data, func(a, b []byte) bool { return string(a) == string(b) })
 }
 
