@@ -44,6 +44,10 @@ const (
 	NodeJobScheduledAtAnnotation = "batch.cs.sap.com/scheduled-at"
 	// NodeJobRunRequestAnnotation on a NodeJob asks for one run whenever it gets a new non-empty value.
 	NodeJobRunRequestAnnotation = "batch.cs.sap.com/run-request"
+	// NodeJobRunReplacedByAnnotation on a NodeJobRun names the newer run that replaces it (concurrencyPolicy
+	// Replace). The NodeJob controller sets it; the run's controller, the only writer of the run's status, then
+	// stops the run with reason Replaced.
+	NodeJobRunReplacedByAnnotation = "batch.cs.sap.com/replaced-by"
 	// NodeJobTrackingFinalizer is the finalizer on pods, removed once the pod's outcome is recorded.
 	NodeJobTrackingFinalizer = "batch.cs.sap.com/nodejob-tracking"
 )

@@ -109,8 +109,7 @@ func (d dueRun) name(nodeJob string) string {
 // +kubebuilder:rbac:groups=batch.cs.sap.com,resources=nodejobs,verbs=get;list;watch
 // +kubebuilder:rbac:groups=batch.cs.sap.com,resources=nodejobs/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=batch.cs.sap.com,resources=nodejobs/finalizers,verbs=update
-// +kubebuilder:rbac:groups=batch.cs.sap.com,resources=nodejobruns,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups=batch.cs.sap.com,resources=nodejobruns/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=batch.cs.sap.com,resources=nodejobruns,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves a NodeJob towards its desired state.
@@ -274,7 +273,7 @@ func (r *NodeJobReconciler) startRun(ctx context.Context, nj *batchv1alpha1.Node
 			return false, nil, nil
 		case batchv1alpha1.ReplaceConcurrent:
 			for _, run := range active {
-				if err := r.replace(ctx, nj, run); err != nil {
+				if err := r.replace(ctx, nj, run, name); err != nil {
 					return false, nil, err
 				}
 			}
@@ -300,15 +299,15 @@ func (r *NodeJobReconciler) handled(nj *batchv1alpha1.NodeJob, d dueRun) {
 	}
 }
 
-// replace stops an active run: it becomes Failed with reason Replaced, and its controller stops the nodes (NJ-5).
-func (r *NodeJobReconciler) replace(ctx context.Context, nj *batchv1alpha1.NodeJob, run *batchv1alpha1.NodeJobRun) error {
-	before := run.DeepCopy()
-	now := metav1.NewTime(r.Clock.Now())
-	run.Status.Phase, run.Status.Reason = batchv1alpha1.NodeJobRunPhaseFailed, NodeReasonReplaced
-	run.Status.Message = "replaced by a newer run"
-	run.Status.CompletionTime = &now
-	if err := r.Status().Patch(ctx, run, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("replacing run %s: %w", run.Name, err)
+// replace asks an active run to stop for the run named by: it annotates the run, whose controller, the only
+// writer of the run's status, makes it Failed with reason Replaced and stops its nodes (NJ-5).
+func (r *NodeJobReconciler) replace(ctx context.Context, nj *batchv1alpha1.NodeJob, run *batchv1alpha1.NodeJobRun, by string) error {
+	if run.Annotations[batchv1alpha1.NodeJobRunReplacedByAnnotation] == "" {
+		patch := client.MergeFrom(run.DeepCopy())
+		metav1.SetMetaDataAnnotation(&run.ObjectMeta, batchv1alpha1.NodeJobRunReplacedByAnnotation, by)
+		if err := r.Patch(ctx, run, patch); err != nil {
+			return fmt.Errorf("replacing run %s: %w", run.Name, err)
+		}
 	}
 	r.Recorder.Eventf(nj, run, corev1.EventTypeNormal, EventRunReplaced, "Replace", "stopped run %s to replace it", run.Name)
 	return nil

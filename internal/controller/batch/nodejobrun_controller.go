@@ -184,6 +184,11 @@ func (r *NodeJobRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if ok, err := r.loadNodes(ctx, run, s); err != nil || !ok {
 		return ctrl.Result{}, err
 	}
+	if by := run.Annotations[batchv1alpha1.NodeJobRunReplacedByAnnotation]; by != "" && s.stop == nil &&
+		!runFinished(run.Status.Phase) {
+		// The NodeJob asked for this run to make way for a newer one (NJ-5 Replace).
+		s.stop = outcome(batchv1alpha1.NodeJobRunPhaseFailed, NodeReasonReplaced, "replaced by run "+by)
+	}
 	pods, err := r.listPods(ctx, run)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -570,14 +575,24 @@ func (r *NodeJobRunReconciler) stopNodes(s *runState, reason string) error {
 
 // startPods creates pods, in node-name order, while fewer than the parallelism limit are active (NJ-11 to NJ-13).
 // The node records are the store's, written through by this reconciler, so the count of active pods is never
-// stale.
+// stale; the run itself is read from the API server first, so that a lagging cache cannot hide spec.paused.
 func (r *NodeJobRunReconciler) startPods(ctx context.Context, run *batchv1alpha1.NodeJobRun, s *runState) error {
 	limit := parallelismLimit(run.Spec.Parallelism, s.desired)
-	active := 0
+	active, pending := 0, 0
 	for _, n := range s.nodes {
-		if n.Phase == batchv1alpha1.NodeJobRunNodePhaseRunning {
+		switch n.Phase {
+		case batchv1alpha1.NodeJobRunNodePhaseRunning:
 			active++
+		case batchv1alpha1.NodeJobRunNodePhasePending:
+			pending++
 		}
+	}
+	if pending == 0 || active >= limit {
+		return nil
+	}
+	// A newer version of the run brings its own watch event.
+	if fresh, err := r.isFresh(ctx, run); err != nil || !fresh {
+		return err
 	}
 	for i := range s.nodes {
 		if active >= limit || s.stop != nil {
@@ -652,6 +667,16 @@ func (r *NodeJobRunReconciler) createPod(ctx context.Context, run *batchv1alpha1
 	s.pods[n.Name] = pod
 	r.Recorder.Eventf(run, pod, corev1.EventTypeNormal, EventPodCreated, "Create", "created pod %s for node %s", pod.Name, n.Name)
 	return nil
+}
+
+// isFresh reports whether the run is the version the API server holds.
+func (r *NodeJobRunReconciler) isFresh(ctx context.Context, run *batchv1alpha1.NodeJobRun) (bool, error) {
+	cur := &metav1.PartialObjectMetadata{}
+	cur.SetGroupVersionKind(batchv1alpha1.GroupVersion.WithKind("NodeJobRun"))
+	if err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(run), cur); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return cur.ResourceVersion == run.ResourceVersion, nil
 }
 
 // rejected reports whether the API server refused a pod for what it is (invalid, or forbidden by admission)
