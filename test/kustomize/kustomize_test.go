@@ -41,8 +41,8 @@ const outputPersistImageEnv = "OUTPUT_PERSIST_IMAGE"
 
 func TestEveryBaseBuilds(t *testing.T) {
 	for _, name := range []string{
-		"certmanager", "crd", "default", "manager", "network-policy", "prometheus", "rbac", "results", "samples",
-		"webhook",
+		"argocd", "certmanager", "crd", "default", "grafana", "manager", "network-policy", "prometheus", "rbac",
+		"results", "samples", "webhook",
 	} {
 		t.Run(name, func(t *testing.T) {
 			build(t, configDir(t, name))
