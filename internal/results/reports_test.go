@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/results/nodejob"
 	"github.com/jobkeeper/jobkeeper/test/utils"
 )
@@ -212,6 +213,18 @@ var _ = Describe("NodeJob read route (NJ-A7)", func() {
 		a = call(http.MethodPost, base(older.Name)+"/nodes/node-a/files/test.txt", viewer, nil, nil)
 		Expect(a).To(haveCode(405))
 		Expect(a.Allow).To(Equal("GET, HEAD"))
+	})
+
+	It("serves a node's record, the per-node state of a run, to a viewer", func() {
+		pod := createNodePod(older, "node-a")
+		var rec reports.NodeRecord
+		a := get(base(older.Name)+"/nodes/node-a/"+reports.NodeRecordFileName, viewer)
+		Expect(a).To(haveCode(200))
+		Expect(json.Unmarshal(a.Body, &rec)).To(Succeed())
+		Expect(rec.Name).To(Equal("node-a"))
+		Expect(rec.Phase).To(Equal(batchv1alpha1.NodeJobRunNodePhaseRunning))
+		Expect(rec.PodUID).To(Equal(pod.UID))
+		Expect(get(base(older.Name)+"/nodes/node-a/"+reports.NodeRecordFileName, nobody)).To(haveCode(403, "Forbidden"))
 	})
 
 	It("resolves latest to the newest run that has a report directory", func() {
