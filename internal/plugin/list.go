@@ -19,6 +19,7 @@ package plugin
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -29,8 +30,11 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
@@ -64,12 +68,16 @@ namespace, or in all namespaces with -A, with their Ready condition, as kubectl 
 		Example: `  kubectl jobkeeper list
   kubectl jobkeeper list -A -l team=payments
   kubectl jobkeeper list qjob,rjob -o name
-  kubectl jobkeeper list njrun -n monitoring -o yaml`,
+  kubectl jobkeeper list njrun -n monitoring -o yaml
+  kubectl jobkeeper list -A -o jsonpath='{range .items[*]}{.kind}/{.metadata.name}{"\n"}{end}'`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != outputName {
+			if _, err := jsonPathPrinter(output); err != nil {
+				return err
+			}
+			if output != outputName && !isJSONPath(output) {
 				if err := checkOutput(output); err != nil {
-					return fmt.Errorf("unknown output format %q: use json, yaml or name", output)
+					return fmt.Errorf("unknown output format %q: use json, yaml, name or jsonpath=TEMPLATE", output)
 				}
 			}
 			kinds := listKinds
@@ -100,7 +108,8 @@ namespace, or in all namespaces with -A, with their Ready condition, as kubectl 
 	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "list the objects of all namespaces")
 	cmd.Flags().StringVarP(&selector, "selector", "l", "",
 		"label selector to filter on, e.g. -l 'app=db,tier!=test' (=, ==, !=, in, notin, exists)")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json, yaml or name (default: a table for people)")
+	cmd.Flags().StringVarP(&output, "output", "o", "",
+		"output format: json, yaml, name, jsonpath=TEMPLATE or jsonpath-file=FILE, as in kubectl (default: a table for people)")
 	return cmd
 }
 
@@ -176,7 +185,7 @@ func listObjects(ctx context.Context, c client.Reader, kinds []kind, ns string, 
 	return out, nil
 }
 
-// printListOutput prints objs in the output format: name, json, yaml, or the table ("" ). ns is the namespace
+// printListOutput prints objs in the output format: name, json, yaml, a JSONPath template, or the table (""). ns is the namespace
 // listed, "" for all.
 func printListOutput(streams genericiooptions.IOStreams, output string, objs []listedObject, ns string,
 	now time.Time) error {
@@ -191,6 +200,21 @@ func printListOutput(streams genericiooptions.IOStreams, output string, objs []l
 	case outputJSON, outputYAML:
 		return printStructured(streams.Out, output, asList(objs))
 	}
+	if isJSONPath(output) {
+		p, err := jsonPathPrinter(output)
+		if err != nil {
+			return err
+		}
+		data, err := json.Marshal(asList(objs))
+		if err != nil {
+			return err
+		}
+		list := &unstructured.Unstructured{}
+		if err := list.UnmarshalJSON(data); err != nil {
+			return err
+		}
+		return p.PrintObj(list, streams.Out)
+	}
 	if len(objs) == 0 {
 		var err error
 		if ns == "" {
@@ -201,6 +225,20 @@ func printListOutput(streams genericiooptions.IOStreams, output string, objs []l
 		return err
 	}
 	return printList(streams.Out, objs, ns == "", now)
+}
+
+// isJSONPath reports whether output asks for a JSONPath template (jsonpath=…, jsonpath-file=…, jsonpath-as-json=…).
+func isJSONPath(output string) bool {
+	return strings.HasPrefix(output, "jsonpath")
+}
+
+// jsonPathPrinter returns kubectl's JSONPath printer for output, with missing keys allowed as kubectl's default; nil
+// when output asks for no JSONPath.
+func jsonPathPrinter(output string) (printers.ResourcePrinter, error) {
+	if !isJSONPath(output) {
+		return nil, nil
+	}
+	return genericclioptions.NewJSONPathPrintFlags("", true).ToPrinter(output)
 }
 
 // asList is what -o json|yaml prints: a v1 List of the objects, as kubectl get prints several kinds.

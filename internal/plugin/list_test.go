@@ -221,6 +221,22 @@ func TestPrintListFormats(t *testing.T) {
 	}
 }
 
+func TestPrintListJSONPath(t *testing.T) {
+	got, _ := listOutput(t, `jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{"\n"}{end}`, "")
+	want := "QuarksJob/a/errand\nReactiveJob/a/migrate\nReactiveJob/b/migrate\nNodeJob/a/disk-check\n"
+	if got != want {
+		t.Errorf("-o jsonpath printed:\n%s\nwant:\n%s", got, want)
+	}
+	// Missing keys print nothing, as kubectl's default --allow-missing-template-keys does.
+	got, _ = listOutput(t, "jsonpath={.items[0].status.nothing}", "a")
+	if got != "" {
+		t.Errorf("-o jsonpath of a missing key printed %q", got)
+	}
+	if _, err := jsonPathPrinter("jsonpath={.items[}"); err == nil {
+		t.Error("an invalid template was accepted")
+	}
+}
+
 // runCommand runs the plugin with args and returns what it printed.
 func runCommand(t *testing.T, args ...string) (string, error) {
 	t.Helper()
@@ -262,11 +278,45 @@ func TestVersion(t *testing.T) {
 func TestListRejectsBadArguments(t *testing.T) {
 	for _, args := range [][]string{
 		{"list", "-o", "wide"},
+		{"list", "-o", "jsonpath={.items[}"},
 		{"list", "jobs"},
 		{"list", "-l", "a=("},
 	} {
 		if _, err := runCommand(t, args...); err == nil {
 			t.Errorf("%v succeeded, want an error", args)
 		}
+	}
+}
+
+func TestCompleteKinds(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"__complete", "why", ""}, "qjob\nrjob\nnjob\nnjrun\n:4\n"},
+		{[]string{"__complete", "runs", "n"}, "njob\n:4\n"},
+		{[]string{"__complete", "run", ""}, "qjob\n:4\n"},
+		{[]string{"__complete", "rerun", "q"}, ":4\n"},
+		{[]string{"__complete", "list", "qjob,n"}, "qjob,njob\nqjob,njrun\n:6\n"},
+	} {
+		got, err := runCommand(t, tt.args...)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		// cobra adds a line for people after the directive.
+		got, _, _ = strings.Cut(got, "Completion ended")
+		if got != tt.want {
+			t.Errorf("%v completed %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
+
+func TestNamesOf(t *testing.T) {
+	c := listFixture(t)
+	if diff := cmp.Diff([]string{"migrate"}, namesOf(context.Background(), c, kindReactiveJob, "b", "mi")); diff != "" {
+		t.Errorf("names (-want +got):\n%s", diff)
+	}
+	if got := namesOf(context.Background(), c, kindQuarksJob, "a", "x"); len(got) != 0 {
+		t.Errorf("names with prefix x: %v", got)
 	}
 }

@@ -90,6 +90,7 @@ KIND NAME may also be written KIND/NAME.`,
 		newListCommand(o),
 		newVersionCommand(o),
 	)
+	addCompletions(root, o)
 	root.Version = version
 	root.SetVersionTemplate("kubectl-jobkeeper {{.Version}}\n")
 	return root
