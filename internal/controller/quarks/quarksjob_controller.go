@@ -25,7 +25,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -176,6 +176,9 @@ func (r *QuarksJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	for _, step := range after {
 		err = errors.Join(err, step(ctx))
 	}
+	if errors.Is(err, errStaleCache) {
+		return ctrl.Result{RequeueAfter: staleCacheRetry}, nil
+	}
 	return ctrl.Result{}, err
 }
 
@@ -284,7 +287,7 @@ func (r *QuarksJobReconciler) mergeOnce(ctx context.Context, qj *quarksv1alpha1.
 		return err
 	}
 	// Merge only from the version the API server has; a newer one decides again.
-	if current, err := r.isCurrent(ctx, qj); err != nil || !current {
+	if err := r.requireCurrent(ctx, qj); err != nil {
 		return err
 	}
 	run.Generation = qj.Generation
@@ -304,7 +307,7 @@ func (r *QuarksJobReconciler) retryWriteBack(ctx context.Context, qj *quarksv1al
 	if !ok || qj.Status.LastRun == nil || qj.Status.LastRun.Generation != qj.Generation {
 		return nil
 	}
-	if current, err := r.isCurrent(ctx, qj); err != nil || !current {
+	if err := r.requireCurrent(ctx, qj); err != nil {
 		return err
 	}
 	*after = append(*after, func(ctx context.Context) error { return r.writeBack(ctx, qj, next) })
@@ -322,6 +325,23 @@ func specHash(qj *quarksv1alpha1.QuarksJob) (string, error) {
 	}
 	sum := sha256.Sum256(data)
 	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// errStaleCache says that the cache holds an older version of the QuarksJob
+// than the API server. The reconcile is repeated shortly: the newer version
+// may differ only in its status, which brings no event of its own.
+var errStaleCache = errors.New("the cached QuarksJob is older than the API server's")
+
+// staleCacheRetry is how soon a reconcile that met a stale cache is repeated.
+const staleCacheRetry = 200 * time.Millisecond
+
+// requireCurrent returns errStaleCache unless the cached qj is the version the API server has.
+func (r *QuarksJobReconciler) requireCurrent(ctx context.Context, qj *quarksv1alpha1.QuarksJob) error {
+	current, err := r.isCurrent(ctx, qj)
+	if err == nil && !current {
+		return errStaleCache
+	}
+	return err
 }
 
 // isCurrent reports whether the cached qj is the version the API server has.
@@ -620,7 +640,7 @@ func (r *QuarksJobReconciler) startRun(ctx context.Context, qj *quarksv1alpha1.Q
 	// that made this run due, e.g. a strategy set to manual (QJ-5). Start a
 	// run only from the QuarksJob as the API server has it now; otherwise the
 	// event of the newer version comes and decides again.
-	if current, err := r.isCurrent(ctx, qj); err != nil || !current {
+	if err := r.requireCurrent(ctx, qj); err != nil {
 		return err
 	}
 
@@ -684,19 +704,7 @@ func (r *QuarksJobReconciler) startRun(ctx context.Context, qj *quarksv1alpha1.Q
 // Reconciling says why.
 func (r *QuarksJobReconciler) createFailed(qj *quarksv1alpha1.QuarksJob, name string, err error) error {
 	msg := fmt.Sprintf("creating job %s: %v", name, err)
-	summary := status.Summary{Ready: metav1.ConditionFalse}
-	switch {
-	case apierrors.IsInvalid(err):
-		summary.ReadyReason = quarksv1alpha1.ReasonInvalidJobTemplate
-		summary.Stalled = &status.Reason{Reason: quarksv1alpha1.ReasonInvalidJobTemplate, Message: msg}
-	case apierrors.IsForbidden(err):
-		summary.ReadyReason = quarksv1alpha1.ReasonJobCreationForbidden
-		summary.Reconciling = &status.Reason{Reason: quarksv1alpha1.ReasonJobCreationForbidden, Message: msg}
-	default:
-		summary.ReadyReason = quarksv1alpha1.ReasonRetryingAfterError
-		summary.Reconciling = &status.Reason{Reason: quarksv1alpha1.ReasonRetryingAfterError, Message: msg}
-	}
-	summary.ReadyMessage = msg
+	summary := createFailedSummary(msg, err)
 	if c := meta.FindStatusCondition(qj.Status.Conditions, status.TypeReady); c == nil || c.Message != msg {
 		r.Recorder.Eventf(qj, nil, corev1.EventTypeWarning, EventCreateJobError, "Create", "%s", msg)
 	}
@@ -741,47 +749,27 @@ func pendingTrigger(qj *quarksv1alpha1.QuarksJob) bool {
 
 // setActive writes the status of an active run, queued trigger or not.
 func (r *QuarksJobReconciler) setActive(ctx context.Context, qj *quarksv1alpha1.QuarksJob, obs *observed) {
-	reason, msg := quarksv1alpha1.ReasonRunActive, fmt.Sprintf("run %d is active", qj.Status.RunCount)
 	queued := pendingTrigger(qj)
 	if !queued && qj.Spec.UpdateOnConfigChange && qj.Status.ConfigHash != "" {
 		if refs, err := r.references(ctx, qj, obs); err == nil {
 			queued = podrefs.Hash(r.HashKey.ID, r.HashKey.Key, refs.resolved) != qj.Status.ConfigHash
 		}
 	}
-	if queued {
-		reason, msg = quarksv1alpha1.ReasonRunQueued, fmt.Sprintf("a run is queued behind run %d", qj.Status.RunCount)
-		if c := meta.FindStatusCondition(qj.Status.Conditions, status.TypeReconciling); c == nil || c.Reason != reason {
-			r.Recorder.Eventf(qj, nil, corev1.EventTypeNormal, EventRunQueued, "Queue", "%s", msg)
-		}
+	s := activeSummary(qj.Status.RunCount, queued)
+	if c := meta.FindStatusCondition(qj.Status.Conditions, status.TypeReconciling); queued && (c == nil || c.Reason != s.Reconciling.Reason) {
+		r.Recorder.Eventf(qj, nil, corev1.EventTypeNormal, EventRunQueued, "Queue", "%s", s.ReadyMessage)
 	}
-	applySummary(qj, status.Summary{
-		Ready: metav1.ConditionUnknown, ReadyReason: quarksv1alpha1.ReasonRunActive, ReadyMessage: msg,
-		Reconciling: &status.Reason{Reason: reason, Message: msg},
-	})
+	applySummary(qj, s)
 }
 
 // setIdle writes the status when no run is active or due.
 func (r *QuarksJobReconciler) setIdle(qj *quarksv1alpha1.QuarksJob) {
-	run := qj.Status.LastRun
-	switch {
-	case run == nil:
-		applySummary(qj, status.Summary{Ready: metav1.ConditionTrue, ReadyReason: quarksv1alpha1.ReasonIdle, ReadyMessage: "no run so far"})
-	case run.Result == quarksv1alpha1.RunResultSucceeded:
-		applySummary(qj, status.Summary{Ready: metav1.ConditionTrue, ReadyReason: quarksv1alpha1.ReasonSucceeded,
-			ReadyMessage: fmt.Sprintf("run %d succeeded", qj.Status.RunCount)})
-	default:
-		msg := run.Reason
-		if run.Message != "" {
-			msg = run.Reason + ": " + run.Message
-		}
-		applySummary(qj, status.Summary{Ready: metav1.ConditionFalse, ReadyReason: quarksv1alpha1.ReasonRunFailed, ReadyMessage: msg,
-			Stalled: &status.Reason{Reason: quarksv1alpha1.ReasonRunFailed, Message: msg}})
-	}
+	applySummary(qj, idleSummary(qj.Status.LastRun, qj.Status.RunCount))
 }
 
 // setMissing blocks a due run on missing references (QJ-14).
 func (r *QuarksJobReconciler) setMissing(qj *quarksv1alpha1.QuarksJob, missing []string) {
-	msg := "missing: " + strings.Join(missing, ", ")
+	msg := missingMessage(missing)
 	if c := meta.FindStatusCondition(qj.Status.Conditions, quarksv1alpha1.ConditionReferencesResolved); c == nil || c.Message != msg {
 		r.Recorder.Eventf(qj, nil, corev1.EventTypeWarning, EventReferencesMissing, "Resolve", "%s", msg)
 	}
@@ -789,10 +777,7 @@ func (r *QuarksJobReconciler) setMissing(qj *quarksv1alpha1.QuarksJob, missing [
 		Type: quarksv1alpha1.ConditionReferencesResolved, Status: metav1.ConditionFalse,
 		Reason: quarksv1alpha1.ReasonReferencesMissing, Message: msg, ObservedGeneration: qj.Generation,
 	})
-	applySummary(qj, status.Summary{
-		Ready: metav1.ConditionFalse, ReadyReason: quarksv1alpha1.ReasonReferencesMissing, ReadyMessage: msg,
-		Reconciling: &status.Reason{Reason: quarksv1alpha1.ReasonWaitingForReferences, Message: msg},
-	})
+	applySummary(qj, missingSummary(missing))
 }
 
 // setResolved records that every required reference exists.
