@@ -675,6 +675,49 @@ var _ = Describe("NodeJob controller", func() {
 		Expect(podsOf(ns, name)).To(HaveLen(4))
 	})
 
+	It("NJ-S5: a run whose report directory was lost keeps its pods and finishes", func() {
+		createNodes(ns, readyNodes(ns, 2)...)
+		nj := newNodeJob(ns, "lost")
+		nj.Spec.RunOnCreate = true
+		Expect(k8sClient.Create(ctx, nj)).To(Succeed())
+		name := scheduledRunName("lost", getNJ(nj).CreationTimestamp.Time)
+		pods := waitPods(name, 2)
+		Eventually(func() int32 { return getRun(name).Status.Active }).Should(Equal(int32(2)))
+
+		stop()
+		// The manager comes back with an empty report volume.
+		Expect(storeOf(ns).RemoveRun(reports.LocationOf(getRun(name)))).To(Succeed())
+		stop = startNodeJobControllers(ns, clk)
+		Eventually(func(g Gomega) {
+			recs, err := storeOf(ns).Nodes(reports.LocationOf(getRun(name)))
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(recs).To(HaveLen(2))
+			g.Expect(recs).To(HaveEach(HaveField("Phase", batchv1alpha1.NodeJobRunNodePhaseRunning)))
+		}).Should(Succeed())
+		Expect(nodeRecords(ns, name)).To(ConsistOf(HaveField("PodUID", pods[0].UID), HaveField("PodUID", pods[1].UID)))
+		for i := range pods {
+			setPodPhase(&pods[i], corev1.PodSucceeded)
+		}
+		Eventually(runPhase(name)).Should(Equal(batchv1alpha1.NodeJobRunPhaseSucceeded))
+		Expect(podsOf(ns, name)).To(HaveLen(2))
+	})
+
+	It("NJ-12: two nodes whose names collide in FNV-32 get one pod each", func() {
+		a, b, ok := fnv32Collision(ns + "-")
+		Expect(ok).To(BeTrue())
+		createNodes(ns, testNode{name: a, ready: true, matching: true}, testNode{name: b, ready: true, matching: true})
+		nj := newNodeJob(ns, "collide")
+		nj.Spec.RunOnCreate = true
+		nj.Spec.Parallelism = new(intstr.FromInt32(2))
+		Expect(k8sClient.Create(ctx, nj)).To(Succeed())
+		name := scheduledRunName("collide", getNJ(nj).CreationTimestamp.Time)
+		pods := waitPods(name, 2)
+		Expect(pods[0].Name).NotTo(Equal(pods[1].Name))
+		Expect([]string{pods[0].Annotations[batchv1alpha1.NodeJobNodeNameAnnotation],
+			pods[1].Annotations[batchv1alpha1.NodeJobNodeNameAnnotation]}).To(ConsistOf(a, b))
+		Eventually(func() int32 { return getRun(name).Status.Active }).Should(Equal(int32(2)))
+	})
+
 	It("NJ-6: a suspended NodeJob starts nothing, and requests wait until it is resumed", func() {
 		nj := newNodeJob(ns, "susp")
 		nj.Spec.Suspend = true

@@ -51,6 +51,7 @@ import (
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
 	"github.com/jobkeeper/jobkeeper/internal/labelcache"
+	"github.com/jobkeeper/jobkeeper/internal/names"
 	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
 	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/resultsca"
@@ -93,7 +94,9 @@ const (
 // its node annotation names the node. The store is written by the operator alone; a user who creates a pod
 // with a future pod's name, labels and ownerReference gets it deleted, not adopted, and its reports refused.
 // Should the operator stop between Create and the record, the pod it created is not trusted either: it is
-// deleted and the node gets a new pod.
+// deleted and the node gets a new pod. Only when the report store has lost a started run altogether (no
+// selection: an emptyDir replaced with the manager pod) are the run's existing pods, named and annotated for a
+// selected node, adopted once and their UIDs recorded; with a persistent report volume this does not happen.
 type NodeJobRunReconciler struct {
 	client.Client
 	Scheme *runtime.Scheme
@@ -152,6 +155,8 @@ type runState struct {
 	pods map[string]*corev1.Pod
 	// stop ends the run in this reconcile.
 	stop *runOutcome
+	// rebuilt is set when the store had lost the run's selection and the nodes were selected again.
+	rebuilt bool
 }
 
 // Reconcile moves a NodeJobRun towards its desired state.
@@ -272,6 +277,7 @@ func (r *NodeJobRunReconciler) loadNodes(ctx context.Context, run *batchv1alpha1
 		if err := r.selectNodes(ctx, run, s); err != nil {
 			return false, err
 		}
+		s.rebuilt = true
 		sel, err = r.Reports.Selection(s.loc)
 	}
 	if err != nil {
@@ -744,7 +750,20 @@ func (r *NodeJobRunReconciler) trustPods(ctx context.Context, run *batchv1alpha1
 	var errs []error
 	for _, pod := range pods {
 		node := pod.Annotations[batchv1alpha1.NodeJobNodeNameAnnotation]
-		if n := byNode[node]; n != nil && n.PodUID != "" && n.PodUID == pod.UID && n.PodName == pod.Name {
+		n := byNode[node]
+		if n != nil && n.PodUID != "" && n.PodUID == pod.UID && n.PodName == pod.Name {
+			s.pods[node] = pod
+			continue
+		}
+		if n != nil && s.rebuilt && n.PodUID == "" && n.Phase == batchv1alpha1.NodeJobRunNodePhasePending &&
+			pod.Name == names.NodeJobPodName(run.Name, node) && pod.DeletionTimestamp.IsZero() {
+			// The store lost the run: adopt the run's pod for this node once and record it.
+			if err := r.setNode(s, n, batchv1alpha1.NodeJobRunNodePhaseRunning, "", "", func(rec *reports.NodeRecord) {
+				rec.PodName, rec.PodUID, rec.StartTime = pod.Name, pod.UID, pod.CreationTimestamp.DeepCopy()
+			}); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 			s.pods[node] = pod
 			continue
 		}

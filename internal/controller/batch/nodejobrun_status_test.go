@@ -208,7 +208,10 @@ func TestNodeJobRunStatusSizeIsBounded(t *testing.T) {
 // TestPodNamesOfFNV32CollisionsDiffer: two node names with the same FNV-32a hash, which once shared one pod
 // name, get distinct pods, and both are selected.
 func TestPodNamesOfFNV32CollisionsDiffer(t *testing.T) {
-	a, b := fnv32Collision(t)
+	a, b, ok := fnv32Collision("node-")
+	if !ok {
+		t.Fatal("no collision found")
+	}
 	if names.NodeJobPodName("run-1", a) == names.NodeJobPodName("run-1", b) {
 		t.Fatalf("nodes %s and %s share a pod name", a, b)
 	}
@@ -228,21 +231,19 @@ func TestPodNamesOfFNV32CollisionsDiffer(t *testing.T) {
 	}
 }
 
-// fnv32Collision finds two node names with the same FNV-32a hash.
-func fnv32Collision(t *testing.T) (string, string) {
-	t.Helper()
+// fnv32Collision finds two node names, prefix and a number, with the same FNV-32a hash.
+func fnv32Collision(prefix string) (string, string, bool) {
 	seen := map[uint32]string{}
 	for i := range 1 << 22 {
-		name := fmt.Sprintf("node-%d", i)
+		name := fmt.Sprintf("%s%d", prefix, i)
 		h := fnv.New32a()
 		_, _ = h.Write([]byte(name))
 		if other, ok := seen[h.Sum32()]; ok {
-			return other, name
+			return other, name, true
 		}
 		seen[h.Sum32()] = name
 	}
-	t.Fatal("no collision found")
-	return "", ""
+	return "", "", false
 }
 
 // TestPodTrustsTheResultsCA: every container finds the results CA through the variables curl, OpenSSL, Go,
