@@ -32,6 +32,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
@@ -59,6 +60,7 @@ func newListCommand(o *options) *cobra.Command {
 		output        string
 		selector      string
 		allNamespaces bool
+		watchChanges  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "list [KIND[,KIND...]]",
@@ -67,6 +69,7 @@ func newListCommand(o *options) *cobra.Command {
 namespace, or in all namespaces with -A, with their Ready condition, as kubectl get does for one kind.`,
 		Example: `  kubectl jobkeeper list
   kubectl jobkeeper list -A -l team=payments
+  kubectl jobkeeper list -w
   kubectl jobkeeper list qjob,rjob -o name
   kubectl jobkeeper list njrun -n monitoring -o yaml
   kubectl jobkeeper list -A -o jsonpath='{range .items[*]}{.kind}/{.metadata.name}{"\n"}{end}'`,
@@ -98,6 +101,12 @@ namespace, or in all namespaces with -A, with their Ready condition, as kubectl 
 			if allNamespaces {
 				ns = ""
 			}
+			if watchChanges {
+				if isJSONPath(output) {
+					return fmt.Errorf("--watch prints a table, names, json or yaml, not %s", output)
+				}
+				return listAndWatch(cmd.Context(), o, c, kinds, ns, sel, output)
+			}
 			objs, err := listObjects(cmd.Context(), c, kinds, ns, sel)
 			if err != nil {
 				return err
@@ -106,11 +115,33 @@ namespace, or in all namespaces with -A, with their Ready condition, as kubectl 
 		},
 	}
 	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "list the objects of all namespaces")
+	cmd.Flags().BoolVarP(&watchChanges, "watch", "w", false,
+		"after listing, print every object that is added, changed or deleted, until interrupted")
 	cmd.Flags().StringVarP(&selector, "selector", "l", "",
 		"label selector to filter on, e.g. -l 'app=db,tier!=test' (=, ==, !=, in, notin, exists)")
 	cmd.Flags().StringVarP(&output, "output", "o", "",
 		"output format: json, yaml, name, jsonpath=TEMPLATE or jsonpath-file=FILE, as in kubectl (default: a table for people)")
 	return cmd
+}
+
+// listAndWatch lists the objects of kinds, prints them, then prints the objects that change until ctx ends.
+func listAndWatch(ctx context.Context, o *options, c client.WithWatch, kinds []kind, ns string, sel labels.Selector,
+	output string) error {
+	var objs []listedObject
+	rvs := map[string]string{}
+	for _, k := range kinds {
+		found, rv, err := listKind(ctx, c, k, ns, sel)
+		if err != nil {
+			return err
+		}
+		rvs[k.plural] = rv
+		objs = append(objs, found...)
+	}
+	p := &watchPrinter{output: output, withNamespace: ns == "", now: o.clock.Now, rows: rowPrinter{w: o.Out}}
+	if err := p.start(objs); err != nil {
+		return err
+	}
+	return watchObjects(ctx, c, kinds, ns, sel, rvs, p.object)
 }
 
 // parseKinds reads a comma-separated list of kinds, dropping repeats.
@@ -131,58 +162,81 @@ func parseKinds(s string) ([]kind, error) {
 // listObjects lists the objects of kinds in namespace ns ("" for all) that match sel, by kind, then namespace, then
 // name.
 func listObjects(ctx context.Context, c client.Reader, kinds []kind, ns string, sel labels.Selector) ([]listedObject, error) {
-	opts := []client.ListOption{client.MatchingLabelsSelector{Selector: sel}}
-	if ns != "" {
-		opts = append(opts, client.InNamespace(ns))
-	}
 	var out []listedObject
 	for _, k := range kinds {
-		var found []listedObject
-		switch k.gvk {
-		case kindQuarksJob.gvk:
-			var l quarksv1alpha1.QuarksJobList
-			if err := c.List(ctx, &l, opts...); err != nil {
-				return nil, fmt.Errorf("listing %s: %w", k.plural, err)
-			}
-			for i := range l.Items {
-				found = append(found, listedObject{k, &l.Items[i], l.Items[i].Status.Conditions})
-			}
-		case kindReactiveJob.gvk:
-			var l batchv1alpha1.ReactiveJobList
-			if err := c.List(ctx, &l, opts...); err != nil {
-				return nil, fmt.Errorf("listing %s: %w", k.plural, err)
-			}
-			for i := range l.Items {
-				found = append(found, listedObject{k, &l.Items[i], l.Items[i].Status.Conditions})
-			}
-		case kindNodeJob.gvk:
-			var l batchv1alpha1.NodeJobList
-			if err := c.List(ctx, &l, opts...); err != nil {
-				return nil, fmt.Errorf("listing %s: %w", k.plural, err)
-			}
-			for i := range l.Items {
-				found = append(found, listedObject{k, &l.Items[i], l.Items[i].Status.Conditions})
-			}
-		case kindNodeJobRun.gvk:
-			var l batchv1alpha1.NodeJobRunList
-			if err := c.List(ctx, &l, opts...); err != nil {
-				return nil, fmt.Errorf("listing %s: %w", k.plural, err)
-			}
-			for i := range l.Items {
-				found = append(found, listedObject{k, &l.Items[i], l.Items[i].Status.Conditions})
-			}
-		}
-		slices.SortStableFunc(found, func(a, b listedObject) int {
-			return cmp.Or(strings.Compare(a.obj.GetNamespace(), b.obj.GetNamespace()),
-				strings.Compare(a.obj.GetName(), b.obj.GetName()))
-		})
-		for _, f := range found {
-			// Typed lists leave the items' apiVersion and kind empty; -o json|yaml prints them as kubectl does.
-			f.obj.GetObjectKind().SetGroupVersionKind(k.gvk)
+		found, _, err := listKind(ctx, c, k, ns, sel)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, found...)
 	}
 	return out, nil
+}
+
+// listOptions selects the objects of namespace ns ("" for all) that match sel.
+func listOptions(ns string, sel labels.Selector) []client.ListOption {
+	opts := []client.ListOption{client.MatchingLabelsSelector{Selector: sel}}
+	if ns != "" {
+		opts = append(opts, client.InNamespace(ns))
+	}
+	return opts
+}
+
+// newList returns an empty list of kind k.
+func newList(k kind) client.ObjectList {
+	switch k.gvk {
+	case kindQuarksJob.gvk:
+		return &quarksv1alpha1.QuarksJobList{}
+	case kindReactiveJob.gvk:
+		return &batchv1alpha1.ReactiveJobList{}
+	case kindNodeJob.gvk:
+		return &batchv1alpha1.NodeJobList{}
+	default:
+		return &batchv1alpha1.NodeJobRunList{}
+	}
+}
+
+// listed returns obj of kind k with its conditions. Typed objects leave apiVersion and kind empty; they are set,
+// so that -o json|yaml prints them as kubectl does.
+func listed(k kind, obj client.Object) listedObject {
+	var conditions []metav1.Condition
+	switch o := obj.(type) {
+	case *quarksv1alpha1.QuarksJob:
+		conditions = o.Status.Conditions
+	case *batchv1alpha1.ReactiveJob:
+		conditions = o.Status.Conditions
+	case *batchv1alpha1.NodeJob:
+		conditions = o.Status.Conditions
+	case *batchv1alpha1.NodeJobRun:
+		conditions = o.Status.Conditions
+	}
+	obj.GetObjectKind().SetGroupVersionKind(k.gvk)
+	return listedObject{kind: k, obj: obj, conditions: conditions}
+}
+
+// listKind lists the objects of kind k, sorted by namespace and name, and returns the list's resourceVersion.
+func listKind(ctx context.Context, c client.Reader, k kind, ns string, sel labels.Selector) ([]listedObject, string,
+	error) {
+	list := newList(k)
+	if err := c.List(ctx, list, listOptions(ns, sel)...); err != nil {
+		return nil, "", fmt.Errorf("listing %s: %w", k.plural, err)
+	}
+	var found []listedObject
+	if err := meta.EachListItem(list, func(o runtime.Object) error {
+		obj, ok := o.(client.Object)
+		if !ok {
+			return fmt.Errorf("listing %s: unexpected item %T", k.plural, o)
+		}
+		found = append(found, listed(k, obj))
+		return nil
+	}); err != nil {
+		return nil, "", err
+	}
+	slices.SortStableFunc(found, func(a, b listedObject) int {
+		return cmp.Or(strings.Compare(a.obj.GetNamespace(), b.obj.GetNamespace()),
+			strings.Compare(a.obj.GetName(), b.obj.GetName()))
+	})
+	return found, list.GetResourceVersion(), nil
 }
 
 // printListOutput prints objs in the output format: name, json, yaml, a JSONPath template, or the table (""). ns is the namespace
@@ -250,30 +304,38 @@ func asList(objs []listedObject) map[string]any {
 	return map[string]any{"apiVersion": "v1", "kind": "List", "metadata": map[string]any{}, "items": items}
 }
 
-// printList prints one row per object: kind/name, the Ready condition's status and reason, and the age; with the
-// namespace first when the objects come from all namespaces.
+// listHeader is the header of the table, with NAMESPACE when the objects come from all namespaces.
+func listHeader(withNamespace bool) []string {
+	h := []string{"NAME", "READY", "REASON", "AGE"}
+	if withNamespace {
+		h = append([]string{"NAMESPACE"}, h...)
+	}
+	return h
+}
+
+// listRow is the row of one object: kind/name, the Ready condition's status and reason, and the age.
+func listRow(l listedObject, withNamespace bool, now time.Time) []string {
+	ready, reason := "-", "-"
+	if c := meta.FindStatusCondition(l.conditions, "Ready"); c != nil {
+		ready, reason = string(c.Status), orDash(c.Reason)
+		if c.ObservedGeneration != 0 && c.ObservedGeneration < l.obj.GetGeneration() {
+			// The condition describes an older spec: the operator has not looked at the current one yet.
+			reason += " (outdated)"
+		}
+	}
+	row := []string{l.kind.ref(l.obj.GetName()), ready, reason, age(l.obj.GetCreationTimestamp().Time, now)}
+	if withNamespace {
+		row = append([]string{l.obj.GetNamespace()}, row...)
+	}
+	return row
+}
+
+// printList prints the header and one row per object.
 func printList(w io.Writer, objs []listedObject, withNamespace bool, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-	header := "NAME\tREADY\tREASON\tAGE"
-	if withNamespace {
-		header = "NAMESPACE\t" + header
-	}
-	_, _ = fmt.Fprintln(tw, header)
+	_, _ = fmt.Fprintln(tw, strings.Join(listHeader(withNamespace), "\t"))
 	for _, l := range objs {
-		ready, reason := "-", "-"
-		if c := meta.FindStatusCondition(l.conditions, "Ready"); c != nil {
-			ready, reason = string(c.Status), orDash(c.Reason)
-			if c.ObservedGeneration != 0 && c.ObservedGeneration < l.obj.GetGeneration() {
-				// The condition describes an older spec: the operator has not looked at the current one yet.
-				reason += " (outdated)"
-			}
-		}
-		row := fmt.Sprintf("%s\t%s\t%s\t%s", l.kind.ref(l.obj.GetName()), ready, reason,
-			age(l.obj.GetCreationTimestamp().Time, now))
-		if withNamespace {
-			row = l.obj.GetNamespace() + "\t" + row
-		}
-		_, _ = fmt.Fprintln(tw, row)
+		_, _ = fmt.Fprintln(tw, strings.Join(listRow(l, withNamespace, now), "\t"))
 	}
 	return tw.Flush()
 }

@@ -17,7 +17,9 @@ limitations under the License.
 package plugin
 
 import (
+	"context"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -67,5 +69,29 @@ var _ = Describe("list", func() {
 		Expect(r.err).NotTo(HaveOccurred())
 		Expect(r.stdout).To(BeEmpty())
 		Expect(r.stderr).To(Equal("No resources found in " + ns2 + " namespace.\n"))
+	})
+
+	It("watches: prints the list, then every object that changes, until interrupted", func() {
+		ns := newNamespace()
+		newQuarksJob(ns, "before", quarksv1alpha1.StrategyManual)
+
+		wctx, stop := context.WithCancel(ctx)
+		done := make(chan pluginResult, 1)
+		go func() { done <- kubectlJobkeeperContext(wctx, "list", "-w", "-n", ns) }()
+		// The list and the watches are set up well within this.
+		time.Sleep(3 * time.Second)
+		rj := &batchv1alpha1.ReactiveJob{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "after"}}
+		rj.Spec.JobTemplate.Spec.Template.Spec = podSpec()
+		Expect(k8sClient.Create(ctx, rj)).To(Succeed())
+		time.Sleep(2 * time.Second)
+		stop()
+
+		var r pluginResult
+		Eventually(done).Should(Receive(&r))
+		Expect(r.err).NotTo(HaveOccurred())
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		Expect(lines[0]).To(HavePrefix("NAME "))
+		Expect(lines[1]).To(HavePrefix("quarksjob.quarks.cloudfoundry.org/before "))
+		Expect(lines[2:]).To(ContainElement(HavePrefix("reactivejob.batch.cs.sap.com/after ")))
 	})
 })
