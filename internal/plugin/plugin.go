@@ -68,7 +68,8 @@ func newCommand(streams genericiooptions.IOStreams, clk clock.Clock) *cobra.Comm
 		Short: "Run, inspect and explain jobkeeper QuarksJobs, ReactiveJobs and NodeJobs",
 		Long: `kubectl jobkeeper runs QuarksJob errands, asks ReactiveJobs and NodeJobs for one more run,
 lists the runs of all three kinds and explains why an object is not Ready.
-list shows the objects of the three kinds at once; version prints the plugin's version.
+list shows the objects of the three kinds at once, convert turns a batch-job-controller ConfigMap
+into a NodeJob, version prints the plugin's version.
 
 KIND is a kind, plural or short name: quarksjob (qjob), reactivejob (rjob), nodejob (njob),
 nodejobrun (njrun), optionally followed by the API group (qjob.quarks.cloudfoundry.org).
@@ -89,6 +90,7 @@ KIND NAME may also be written KIND/NAME.`,
 		newWhyCommand(o),
 		newListCommand(o),
 		newVersionCommand(o),
+		newConvertCommand(o),
 	)
 	addCompletions(root, o)
 	root.Version = version
