@@ -118,13 +118,15 @@ build-installer: manifests generate kustomize ## Generate a consolidated YAML wi
 	@rm -rf dist/.installer
 
 .PHONY: helm-chart
-helm-chart: manifests kustomize ## Generate the CRDs and the RBAC, Service, certificate and webhook templates of the Helm chart (dist/chart) from config/.
+helm-chart: manifests kustomize ## Generate the CRDs and the RBAC, Service, certificate, webhook, monitoring and NetworkPolicy templates of the Helm chart (dist/chart) from config/.
 	KUSTOMIZE="$(KUSTOMIZE)" hack/helm-chart.sh
 
 .PHONY: helm-template
-helm-template: helm-chart helm ## Lint the Helm chart and render it with its default values.
+helm-template: helm-chart helm ## Lint the Helm chart and render it with its default values and with every optional object.
 	"$(HELM)" lint dist/chart
 	"$(HELM)" template jobkeeper dist/chart --namespace jobkeeper-system >/dev/null
+	"$(HELM)" template jobkeeper dist/chart --namespace jobkeeper-system --set networkPolicy.enabled=true \
+		--set prometheus.serviceMonitor.enabled=true --set prometheus.rule.enabled=true >/dev/null
 
 ##@ Deployment
 
