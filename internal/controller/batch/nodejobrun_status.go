@@ -129,11 +129,6 @@ func cut(s string, n int) string {
 	return s[:n]
 }
 
-// nodeFinal reports whether a node reached its final phase.
-func nodeFinal(phase batchv1alpha1.NodeJobRunNodePhase) bool {
-	return (&reports.NodeRecord{Phase: phase}).Final()
-}
-
 // mergeNodes is the state of every candidate node of a run: the selection, in name order, with each node's
 // record where there is one. A node without a record is Pending, or Skipped as the selection says.
 func mergeNodes(sel []reports.SelectedNode, recs map[string]reports.NodeRecord) ([]reports.NodeRecord, int) {
