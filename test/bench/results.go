@@ -45,9 +45,9 @@ import (
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
 	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
+	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/results"
 	"github.com/jobkeeper/jobkeeper/internal/results/certs"
-	"github.com/jobkeeper/jobkeeper/internal/reports"
 	resultsnodejob "github.com/jobkeeper/jobkeeper/internal/results/nodejob"
 )
 
