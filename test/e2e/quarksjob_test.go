@@ -91,8 +91,11 @@ var _ = Describe("QuarksJob on the local cluster", func() {
 	secretField := func(name, path string) (string, error) {
 		return kubectl("-n", ns, "get", "secret", name, "-o", "jsonpath="+path)
 	}
-	// outputJob is a QuarksJob whose container writes files into /mnt/quarks with script.
-	outputJob := func(name, script, outputMap string) string {
+	// outputJobAs is a QuarksJob whose container writes files into /mnt/quarks
+	// with script, with the pod-level lines podExtra (e.g. a securityContext).
+	// backoffLimit is above 0, as users set it: a rejected output must still end
+	// the run after one pod.
+	outputJobAs := func(name, script, outputMap, podExtra string) string {
 		return fmt.Sprintf(`apiVersion: quarks.cloudfoundry.org/v1alpha1
 kind: QuarksJob
 metadata:
@@ -102,12 +105,12 @@ spec:
     strategy: once
   template:
     spec:
-      backoffLimit: 0
+      backoffLimit: 2
       template:
         spec:
           restartPolicy: Never
           terminationGracePeriodSeconds: 1
-          containers:
+%s          containers:
           - name: writer
             image: busybox
             command: ["sh", "-c"]
@@ -118,7 +121,14 @@ spec:
     outputMap:
       writer:
 %s
-`, name, indent(script, 14), indent(outputMap, 8))
+`, name, podExtra, indent(script, 14), indent(outputMap, 8))
+	}
+	outputJob := func(name, script, outputMap string) string { return outputJobAs(name, script, outputMap, "") }
+	// podsOf counts the pods a QuarksJob's runs have had so far.
+	podsOf := func(name string) int {
+		out, err := kubectl("-n", ns, "get", "pods", "-l", "quarks.cloudfoundry.org/qjob-name="+name, "-o", "name")
+		Expect(err).NotTo(HaveOccurred())
+		return len(strings.Fields(out))
 	}
 
 	It("QJ-S2, QJ-3: an errand runs only when set to now, exactly once, and reads manual afterwards", func() {
@@ -219,6 +229,9 @@ spec:
 		apply(outputJob("conflict", `echo '{"k":"v"}' > /mnt/quarks/out.json`, "out.json:\n  name: taken"))
 		waitResult("conflict", "Failed")
 		Expect(field("conflict", "{.status.lastRun.reason}")).To(Equal("OutputConflict"))
+		// backoffLimit 2, yet the workload ran once: the rejection failed the Job at once.
+		Expect(podsOf("conflict")).To(Equal(1))
+		Consistently(func() int { return podsOf("conflict") }).WithTimeout(10 * time.Second).WithPolling(2 * time.Second).Should(Equal(1))
 		Eventually(func() string {
 			return field("conflict", `{.status.conditions[?(@.type=="Stalled")].status}/{.status.conditions[?(@.type=="Stalled")].reason}`)
 		}).WithPolling(time.Second).Should(Equal("True/RunFailed"))
@@ -231,6 +244,14 @@ spec:
 				`jsonpath={range .items[*]}{.reason}{" "}{.note}{"\n"}{end}`)
 			return out
 		}).WithPolling(2 * time.Second).Should(MatchRegexp(`(?m)^OutputConflict .*Secret taken`))
+	})
+
+	It("output written under umask 077 by a non-root user is persisted: the sidecar runs as that user", func() {
+		apply(outputJobAs("umask", `umask 077; echo '{"k":"v"}' > /mnt/quarks/out.json`, "out.json:\n  name: private-out",
+			"          securityContext:\n            runAsNonRoot: true\n            runAsUser: 1000\n            runAsGroup: 1000\n"))
+		waitResult("umask", "Succeeded")
+		Expect(secretField("private-out", "{.data.k}")).To(Equal("dg==")) // "v"
+		Expect(podsOf("umask")).To(BeNumerically("<=", 1))
 	})
 
 	It("QJ-S4: the upstream output example writes Secret foo-json through the sidecar and the results API", func() {

@@ -538,9 +538,14 @@ var _ = Describe("ReactiveJob controller", func() {
 		Expect(testutil.ToFloat64(reactiveJobKind.Active.WithLabelValues(ns, "metrics"))).To(Equal(0.0))
 
 		Expect(k8sClient.Delete(ctx, rj)).To(Succeed())
+		// envtest runs no garbage collector: once the controller has deleted the Job
+		// (foreground), its foregroundDeletion finalizer is removed here.
 		Eventually(func() error {
 			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(job), job); err != nil {
 				return client.IgnoreNotFound(err)
+			}
+			if job.DeletionTimestamp == nil {
+				return fmt.Errorf("job %s is not being deleted yet", job.Name)
 			}
 			job.Finalizers = nil
 			return k8sClient.Update(ctx, job)
