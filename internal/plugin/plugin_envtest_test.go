@@ -171,7 +171,7 @@ var _ = Describe("run qjob, against the QuarksJob controller", func() {
 			Should(MatchRegexp(`RunFailed\s+1\s+run 1 \(job failing-`), "the events.k8s.io Warning event")
 	})
 
-	It("refuses to rerun a one-off that has run unless forced, then runs it again as once", func() {
+	It("refuses to rerun a one-off that has run unless forced, then runs it again through a run request", func() {
 		qj := newQuarksJob(ns, "one-off", quarksv1alpha1.StrategyOnce)
 		finishJob(onlyJob(ns, "one-off"), true)
 		Eventually(func(g Gomega) {
@@ -197,7 +197,7 @@ var _ = Describe("run qjob, against the QuarksJob controller", func() {
 		var out pluginResult
 		Eventually(done).WithTimeout(30 * time.Second).Should(Receive(&out))
 		Expect(out.err).NotTo(HaveOccurred())
-		Expect(out.stdout).To(ContainSubstring("strategy set from done to once"))
+		Expect(out.stdout).To(ContainSubstring("run requested (" + quarksv1alpha1.RunRequestAnnotation + "="))
 		Expect(out.stdout).To(ContainSubstring("run 2 (job " + job.Name + ") succeeded"))
 		Eventually(func() quarksv1alpha1.Strategy { return get(qj).Spec.Trigger.Strategy }).
 			Should(Equal(quarksv1alpha1.StrategyDone), "a one-off again")

@@ -150,11 +150,13 @@ func TestPlanRun(t *testing.T) {
 		return &quarksv1alpha1.RunStatus{Name: "errand-1", Result: quarksv1alpha1.RunResultSucceeded, Generation: gen}
 	}
 	tests := []struct {
-		name    string
-		qj      *quarksv1alpha1.QuarksJob
-		force   bool
-		want    quarksv1alpha1.Strategy
-		wantErr string
+		name  string
+		qj    *quarksv1alpha1.QuarksJob
+		force bool
+		want  quarksv1alpha1.Strategy
+		// wantRequest: a run request instead of a strategy.
+		wantRequest bool
+		wantErr     string
 	}{
 		{name: "manual runs now", qj: quarksJob(quarksv1alpha1.StrategyManual, 1, nil), want: quarksv1alpha1.StrategyNow},
 		{name: "unset runs now", qj: quarksJob("", 1, nil), want: quarksv1alpha1.StrategyNow},
@@ -165,8 +167,8 @@ func TestPlanRun(t *testing.T) {
 		{name: "once handled, write-back pending", qj: quarksJob(quarksv1alpha1.StrategyOnce, 1, run(1)), force: true,
 			wantErr: "just started"},
 		{name: "done refused", qj: quarksJob(quarksv1alpha1.StrategyDone, 2, run(1)), wantErr: "--force"},
-		{name: "done forced runs once", qj: quarksJob(quarksv1alpha1.StrategyDone, 2, run(1)), force: true,
-			want: quarksv1alpha1.StrategyOnce},
+		{name: "done forced requests a run", qj: quarksJob(quarksv1alpha1.StrategyDone, 2, run(1)), force: true,
+			wantRequest: true},
 		{name: "unknown strategy", qj: quarksJob("later", 1, nil), wantErr: "unknown strategy"},
 	}
 	for _, tt := range tests {
@@ -181,8 +183,8 @@ func TestPlanRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.strategy != tt.want {
-				t.Errorf("strategy = %q, want %q", p.strategy, tt.want)
+			if p.strategy != tt.want || p.request != tt.wantRequest {
+				t.Errorf("strategy = %q, request %t; want %q, %t", p.strategy, p.request, tt.want, tt.wantRequest)
 			}
 			if p.message == "" {
 				t.Error("no message")

@@ -55,9 +55,10 @@ func newRunCommand(o *options) *cobra.Command {
 		Long: `Run a QuarksJob now by setting spec.trigger.strategy to now; the operator starts one run and sets
 the strategy back to manual.
 
-A one-off QuarksJob whose run has happened (strategy done) is only run again with --force: its
-strategy is then set to once, so the operator runs it once more and sets it back to done, and it
-keeps re-running on configuration changes when updateOnConfigChange is set. A QuarksJob whose
+A one-off QuarksJob whose run has happened (strategy done) is only run again with --force: the
+annotation ` + quarksv1alpha1.RunRequestAnnotation + ` is then set to a new token, so the operator runs
+it once more; its strategy stays done, so it stays a one-off and keeps re-running on configuration
+changes when updateOnConfigChange is set. A QuarksJob whose
 strategy is now or once already has a run due; nothing is changed.
 
 With --wait, the command watches the QuarksJob until the run has finished, prints the outcome and
@@ -103,10 +104,13 @@ func withCommandHint(args []string, err error) error {
 // errRunStarting is returned when the operator has started a run and not yet written the strategy back.
 var errRunStarting = errors.New("a run has just started and the operator has not yet written the strategy back; try again in a moment")
 
-// runPlan is what `run` does with a QuarksJob: the strategy to set ("" sets nothing) and what to tell the user.
+// runPlan is what `run` does with a QuarksJob: the strategy to set ("" sets nothing) or a run request to make, and
+// what to tell the user.
 type runPlan struct {
 	strategy quarksv1alpha1.Strategy
-	message  string
+	// request sets the run-request annotation to a new token (its value is put in place of %s in message).
+	request bool
+	message string
 }
 
 // planRun decides how to run qj. The operator starts a run for the strategy now or once unless
@@ -126,13 +130,16 @@ func planRun(qj *quarksv1alpha1.QuarksJob, force bool) (runPlan, error) {
 		}
 		return runPlan{message: fmt.Sprintf("%s: a run is already due (strategy %s); nothing changed", ref, s)}, nil
 	case quarksv1alpha1.StrategyDone:
+		// A once set again over done would ask for the spec and data of the run that has happened, which the
+		// operator treats as re-applied and runs nothing for; a run request always runs.
 		if !force {
 			return runPlan{}, fmt.Errorf("%s is a one-off whose run has happened (strategy done); "+
-				"use --force to run it again (the strategy is set to once and the operator sets it back to done)", ref)
+				"use --force to run it again (a run request; the strategy stays done)", ref)
 		}
 		return runPlan{
-			strategy: quarksv1alpha1.StrategyOnce,
-			message:  fmt.Sprintf("%s: strategy set from done to once; the operator runs it again and sets it back to done", ref),
+			request: true,
+			message: ref + ": run requested (" + quarksv1alpha1.RunRequestAnnotation +
+				"=%s); the operator runs it once more and it stays a one-off",
 		}, nil
 	default:
 		return runPlan{}, fmt.Errorf("%s has the unknown strategy %q", ref, s)
@@ -156,12 +163,22 @@ func (o *options) runQuarksJob(ctx context.Context, name string, f *runFlags) er
 		}
 		runsBefore = qj.Status.RunCount
 		var err error
-		if plan, err = planRun(&qj, f.force); err != nil || plan.strategy == "" {
+		if plan, err = planRun(&qj, f.force); err != nil || (plan.strategy == "" && !plan.request) {
 			return err
 		}
 		// The resourceVersion precondition makes the plan hold for the object it was made from.
 		patch := client.MergeFromWithOptions(qj.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		qj.Spec.Trigger.Strategy = plan.strategy
+		if plan.request {
+			token := freshToken(o.clock.Now(), qj.Annotations[quarksv1alpha1.RunRequestAnnotation],
+				qj.Status.LastHandledRunRequest)
+			if qj.Annotations == nil {
+				qj.Annotations = map[string]string{}
+			}
+			qj.Annotations[quarksv1alpha1.RunRequestAnnotation] = token
+			plan.message = fmt.Sprintf(plan.message, token)
+		} else {
+			qj.Spec.Trigger.Strategy = plan.strategy
+		}
 		return c.Patch(ctx, &qj, patch)
 	})
 	if err != nil {
