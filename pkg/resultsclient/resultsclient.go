@@ -60,6 +60,7 @@ func New(opts Options) (*Client, error) {
 const (
 	DefaultInitialBackoff = client.DefaultInitialBackoff
 	DefaultMaxBackoff     = client.DefaultMaxBackoff
+	DefaultMaxRetryAfter  = client.DefaultMaxRetryAfter
 	DefaultAttemptTimeout = client.DefaultAttemptTimeout
 )
 
@@ -67,6 +68,14 @@ const (
 const (
 	DefaultTokenFile = wire.DefaultTokenFile
 	DefaultCAFile    = wire.DefaultCAFile
+)
+
+// The routes of the results API: QuarksJob output sidecars call the first two; a NodeJob pod's routes are
+// NodeJobReportPrefix + <node>/<executionID>/{result,file,event}, which its environment names in full.
+const (
+	QuarksJobWaitPath   = wire.QuarksJobWaitPath
+	QuarksJobOutputPath = wire.QuarksJobOutputPath
+	NodeJobReportPrefix = wire.NodeJobReportPrefix
 )
 
 // The request and answer bodies.
