@@ -53,7 +53,7 @@ const (
 	DefaultInitialBackoff = 500 * time.Millisecond
 	DefaultMaxBackoff     = 30 * time.Second
 	// DefaultMaxRetryAfter caps the wait a Retry-After asks for.
-	DefaultMaxRetryAfter = 5 * time.Minute
+	DefaultMaxRetryAfter  = 5 * time.Minute
 	DefaultAttemptTimeout = 2 * time.Minute
 )
 
