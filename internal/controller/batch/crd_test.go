@@ -134,6 +134,26 @@ var _ = Describe("batch.cs.sap.com CRDs", func() {
 			Expect(found).To(BeFalse())
 		})
 
+		It("accepts a template change that the Job schema's own transition rules would refuse on a Job", func() {
+			// jobTemplate.spec.scheduling.disruptionMode is immutable on a Job; in a
+			// template, changing it is what asks for a new Job.
+			u := &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": batchv1alpha1.GroupVersion.String(), "kind": "ReactiveJob",
+				"metadata": map[string]any{"name": "immutable", "namespace": ns},
+				"spec": map[string]any{"jobTemplate": map[string]any{"spec": map[string]any{
+					"scheduling": map[string]any{"disruptionMode": map[string]any{"all": map[string]any{}}},
+					"template": map[string]any{"spec": map[string]any{
+						"restartPolicy": "Never",
+						"containers":    []any{map[string]any{"name": "main", "image": "alpine"}},
+					}},
+				}}},
+			}}
+			Expect(k8sClient.Create(ctx, u)).To(Succeed())
+			Expect(unstructured.SetNestedMap(u.Object, map[string]any{"single": map[string]any{}},
+				"spec", "jobTemplate", "spec", "scheduling", "disruptionMode")).To(Succeed())
+			Expect(k8sClient.Update(ctx, u)).To(Succeed())
+		})
+
 		It("RJ-X4 rejects a ReactiveJob without a jobTemplate", func() {
 			u := map[string]any{
 				"apiVersion": "batch.cs.sap.com/v1alpha1", "kind": "ReactiveJob",

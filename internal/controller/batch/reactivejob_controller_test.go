@@ -743,8 +743,9 @@ var _ = Describe("ReactiveJob controller", func() {
 		Expect(k8sClient.Create(ctx, rj)).To(Succeed())
 		finishJob(currentJob(rj), true)
 		Eventually(func() batchv1alpha1.ReactiveJobState { return get(rj).Status.State }).Should(Equal(batchv1alpha1.ReactiveJobStateReady))
-		rv := get(rj).ResourceVersion
 		// A label change is delivered to the controller's cache but must not cause a write.
+		update(rj, func(o *batchv1alpha1.ReactiveJob) { o.Labels = map[string]string{"team": "a"} })
+		rv := get(rj).ResourceVersion
 		Consistently(func() string { return get(rj).ResourceVersion }).WithTimeout(2 * time.Second).Should(Equal(rv))
 	})
 })
