@@ -30,6 +30,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
@@ -337,6 +338,43 @@ var _ = Describe("QuarksJob output persistence", func() {
 			g.Expect(run.Result).To(Equal(quarksv1alpha1.RunResultFailed))
 			g.Expect(run.Reason).To(Equal(quarksv1alpha1.RunReasonOutputTimeout))
 		}).Should(Succeed())
+	})
+
+	It("QJ-A7: with restartPolicy OnFailure, a sidecar that gave up waiting and was restarted still fails the run with OutputTimeout", func() {
+		qj := simple("slow-onfailure", quarksv1alpha1.SecretOptions{Name: "slow-onfailure"})
+		qj.Spec.Template.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+		t := start(qj, map[string]int32{"a": 0})
+		// Restarted in place: the timeout is in the last termination state only.
+		t.Pod.Status.ContainerStatuses = append(t.Pod.Status.ContainerStatuses, corev1.ContainerStatus{
+			Name: quarksv1alpha1.OutputPersistContainerName, Image: "jobkeeper", ImageID: "jobkeeper", RestartCount: 1,
+			State:                corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error"}},
+		})
+		Expect(k8sClient.Status().Update(ctx, t.Pod)).To(Succeed())
+		finishJob(t.Job, false)
+		Eventually(func(g Gomega) {
+			run := get(qj).Status.LastRun
+			g.Expect(run.Result).To(Equal(quarksv1alpha1.RunResultFailed))
+			g.Expect(run.Reason).To(Equal(quarksv1alpha1.RunReasonOutputTimeout))
+		}).Should(Succeed())
+	})
+
+	It("with restartPolicy OnFailure, a rejected output ends the run at once and its Job is deleted", func() {
+		qj := simple("rejected-onfailure", quarksv1alpha1.SecretOptions{Name: "rejected-onfailure"})
+		qj.Spec.Template.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+		t := start(qj, map[string]int32{"a": 0})
+		_, err := persist(t, upload(wire.FileOutput("a", "out.json", []byte(`not json`))))
+		Expect(answer(err).Code).To(Equal(400))
+		Eventually(func(g Gomega) {
+			run := get(qj).Status.LastRun
+			g.Expect(run.Result).To(Equal(quarksv1alpha1.RunResultFailed))
+			g.Expect(run.Reason).To(Equal(quarksv1alpha1.RunReasonOutputInvalid))
+		}).Should(Succeed())
+		Eventually(func() bool {
+			j := &batchv1.Job{}
+			err := k8sClient.Get(ctx, client.ObjectKeyFromObject(t.Job), j)
+			return apierrors.IsNotFound(err) || err == nil && j.DeletionTimestamp != nil
+		}).Should(BeTrue())
 	})
 
 	It("QJ-X18: a file over 1 MiB is answered 413 at the results route and fails the run with OutputInvalid", func() {
