@@ -30,3 +30,17 @@ helm.sh/chart: {{ include "jobkeeper.chart" . }}
 {{ include "jobkeeper.image" . }}
 {{- end }}
 {{- end }}
+
+{{/* The manager's ServiceAccount. */}}
+{{- define "jobkeeper.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{ .Values.serviceAccount.name | default "jobkeeper-controller-manager" }}
+{{- else -}}
+{{ required "serviceAccount.name is required with serviceAccount.create=false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The PersistentVolumeClaim of the NodeJob reports. */}}
+{{- define "jobkeeper.reportsClaimName" -}}
+{{ .Values.reports.persistence.existingClaim | default "jobkeeper-reports" }}
+{{- end }}
