@@ -81,25 +81,7 @@ func startQuarksJobController(ns string) {
 func finishJob(job *batchv1.Job, succeeded bool) {
 	GinkgoHelper()
 	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(job), job)).To(Succeed())
-	now := metav1.Now()
-	job.Status.StartTime = &now
-	if succeeded {
-		job.Status.Succeeded = 1
-		job.Status.CompletionTime = &now
-		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, Reason: "CompletionsReached", LastTransitionTime: now},
-			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, Reason: "CompletionsReached", LastTransitionTime: now},
-		}
-	} else {
-		job.Status.Failed = 1
-		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded",
-				Message: "Job has reached the specified backoff limit", LastTransitionTime: now},
-			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded",
-				Message: "Job has reached the specified backoff limit", LastTransitionTime: now},
-		}
-	}
-	Expect(k8sClient.Status().Update(ctx, job)).To(Succeed())
+	Expect(utils.FinishJob(ctx, k8sClient, job, succeeded, metav1.Now())).To(Succeed())
 }
 
 // onlyJob waits until the QuarksJob has exactly one Job and returns it.

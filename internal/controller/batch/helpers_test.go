@@ -23,12 +23,8 @@ import (
 	. "github.com/onsi/gomega"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -40,9 +36,9 @@ import (
 
 // newNamespace creates a fresh namespace for one spec.
 func newNamespace(prefix string) string {
-	n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix}}
-	Expect(k8sClient.Create(ctx, n)).To(Succeed())
-	return n.Name
+	ns, err := utils.NewNamespace(ctx, k8sClient, prefix)
+	Expect(err).NotTo(HaveOccurred())
+	return ns
 }
 
 // managerUser is the user the controllers run as in these tests: it has the
@@ -88,11 +84,9 @@ func startReactiveJobControllerAs(namespace string, cfg *rest.Config) (stop func
 
 // kstatusOf computes the kstatus of obj the way Flux and kubectl-style tools do.
 func kstatusOf(obj client.Object) status.Status {
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	st, err := utils.Kstatus(obj)
 	Expect(err).NotTo(HaveOccurred())
-	res, err := status.Compute(&unstructured.Unstructured{Object: u})
-	Expect(err).NotTo(HaveOccurred())
-	return res.Status
+	return st
 }
 
 // finishJob sets the status a Job controller would set when the Job ends;
@@ -103,29 +97,7 @@ func finishJob(job *batchv1.Job, succeeded bool) {
 
 // finishJobAt finishes a Job at the given time.
 func finishJobAt(job *batchv1.Job, succeeded bool, now metav1.Time) {
-	if job.Status.StartTime == nil || job.Status.StartTime.After(now.Time) {
-		job.Status.StartTime = &now
-	}
-	job.Status.Active = 0
-	if succeeded {
-		job.Status.Succeeded = 1
-		job.Status.CompletionTime = &now
-		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, Reason: "CompletionsReached",
-				Message: "Reached expected number of succeeded pods", LastTransitionTime: now, LastProbeTime: now},
-			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, Reason: "CompletionsReached",
-				Message: "Reached expected number of succeeded pods", LastTransitionTime: now, LastProbeTime: now},
-		}
-	} else {
-		job.Status.Failed = 1
-		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded",
-				Message: "Job has reached the specified backoff limit", LastTransitionTime: now, LastProbeTime: now},
-			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded",
-				Message: "Job has reached the specified backoff limit", LastTransitionTime: now, LastProbeTime: now},
-		}
-	}
-	Expect(k8sClient.Status().Update(ctx, job)).To(Succeed())
+	Expect(utils.FinishJob(ctx, k8sClient, job, succeeded, now)).To(Succeed())
 }
 
 // startJob marks a Job as running with one active pod.
@@ -138,13 +110,7 @@ func startJob(job *batchv1.Job) {
 
 // eventReasons returns the reasons of the Events regarding a named object.
 func eventReasons(namespace, name string) []string {
-	var list eventsv1.EventList
-	Expect(k8sClient.List(ctx, &list, client.InNamespace(namespace))).To(Succeed())
-	var out []string
-	for _, e := range list.Items {
-		if e.Regarding.Name == name {
-			out = append(out, e.Reason)
-		}
-	}
-	return out
+	reasons, err := utils.EventReasons(ctx, k8sClient, namespace, name)
+	Expect(err).NotTo(HaveOccurred())
+	return reasons
 }

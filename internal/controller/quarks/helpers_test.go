@@ -24,11 +24,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -44,9 +40,9 @@ const managerUser = "jobkeeper-manager"
 var testHashKey = HashKey{ID: "ktest", Key: []byte("0123456789abcdef0123456789abcdef")}
 
 func newNamespace(prefix string) string {
-	n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix}}
-	Expect(k8sClient.Create(ctx, n)).To(Succeed())
-	return n.Name
+	ns, err := utils.NewNamespace(ctx, k8sClient, prefix)
+	Expect(err).NotTo(HaveOccurred())
+	return ns
 }
 
 // startQuarksJobController runs the QuarksJob controller as the manager user
@@ -81,50 +77,21 @@ func startQuarksJobControllerWith(namespace string, configure func(*QuarksJobRec
 }
 
 func kstatusOf(obj client.Object) status.Status {
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	st, err := utils.Kstatus(obj)
 	Expect(err).NotTo(HaveOccurred())
-	res, err := status.Compute(&unstructured.Unstructured{Object: u})
-	Expect(err).NotTo(HaveOccurred())
-	return res.Status
+	return st
 }
 
 // finishJob sets the status a Job controller would set; envtest runs none.
 func finishJob(job *batchv1.Job, succeeded bool) {
 	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(job), job)).To(Succeed())
-	now := metav1.Now()
-	if job.Status.StartTime == nil {
-		job.Status.StartTime = &now
-	}
-	job.Status.Active = 0
-	if succeeded {
-		job.Status.Succeeded = 1
-		job.Status.CompletionTime = &now
-		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, Reason: "CompletionsReached", LastTransitionTime: now},
-			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, Reason: "CompletionsReached", LastTransitionTime: now},
-		}
-	} else {
-		job.Status.Failed = 1
-		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded",
-				Message: "Job has reached the specified backoff limit", LastTransitionTime: now},
-			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded",
-				Message: "Job has reached the specified backoff limit", LastTransitionTime: now},
-		}
-	}
-	Expect(k8sClient.Status().Update(ctx, job)).To(Succeed())
+	Expect(utils.FinishJob(ctx, k8sClient, job, succeeded, metav1.Now())).To(Succeed())
 }
 
 func eventReasons(namespace, name string) []string {
-	var list eventsv1.EventList
-	Expect(k8sClient.List(ctx, &list, client.InNamespace(namespace))).To(Succeed())
-	var out []string
-	for _, e := range list.Items {
-		if e.Regarding.Name == name {
-			out = append(out, e.Reason)
-		}
-	}
-	return out
+	reasons, err := utils.EventReasons(ctx, k8sClient, namespace, name)
+	Expect(err).NotTo(HaveOccurred())
+	return reasons
 }
 
 func bytesSplit(data []byte) [][]byte {
