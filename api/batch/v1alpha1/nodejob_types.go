@@ -516,6 +516,11 @@ type NodeJobStatus struct {
 	// lastHandledRunRequest is the last value of the batch.cs.sap.com/run-request annotation that was acted on.
 	// +optional
 	LastHandledRunRequest string `json:"lastHandledRunRequest,omitempty"`
+
+	// runRequestCount is the number of run requests acted on so far; it never decreases. The run of request n
+	// is named from its token and n, so a token used before (a, b, a) is a new request with a run of its own.
+	// +optional
+	RunRequestCount int64 `json:"runRequestCount,omitempty"`
 }
 
 // +kubebuilder:object:root=true

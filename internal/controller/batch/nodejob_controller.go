@@ -99,11 +99,11 @@ type dueRun struct {
 }
 
 // name is the deterministic run name of §1.6.
-func (d dueRun) name(nodeJob string) string {
+func (d dueRun) name(nj *batchv1alpha1.NodeJob) string {
 	if d.trigger == batchv1alpha1.NodeJobRunTriggerManual {
-		return manualRunName(nodeJob, d.token)
+		return manualRunName(nj.Name, d.token, nj.Status.RunRequestCount+1)
 	}
-	return scheduledRunName(nodeJob, d.at)
+	return scheduledRunName(nj.Name, d.at)
 }
 
 // +kubebuilder:rbac:groups=batch.cs.sap.com,resources=nodejobs,verbs=get;list;watch
@@ -230,7 +230,7 @@ func (r *NodeJobReconciler) dueRuns(nj *batchv1alpha1.NodeJob, sched cron.Schedu
 				"missed the tick of %s by more than startingDeadlineSeconds (%ds)", tick.UTC().Format(time.RFC3339),
 				*nj.Spec.StartingDeadlineSeconds)
 			st.LastScheduleTime = new(metav1.NewTime(tick))
-		case len(due) > 0 && scheduledRunName(nj.Name, tick) == due[0].name(nj.Name):
+		case len(due) > 0 && scheduledRunName(nj.Name, tick) == due[0].name(nj):
 			st.LastScheduleTime = new(metav1.NewTime(tick)) // the same minute as the on-create run: one run (NJ-3)
 		default:
 			due = append(due, dueRun{trigger: batchv1alpha1.NodeJobRunTriggerSchedule, at: tick})
@@ -246,7 +246,7 @@ func (r *NodeJobReconciler) dueRuns(nj *batchv1alpha1.NodeJob, sched cron.Schedu
 // wait, and the run it created.
 func (r *NodeJobReconciler) startRun(ctx context.Context, nj *batchv1alpha1.NodeJob, runs []*batchv1alpha1.NodeJobRun,
 	d dueRun) (bool, *batchv1alpha1.NodeJobRun, error) {
-	name := d.name(nj.Name)
+	name := d.name(nj)
 	var active []*batchv1alpha1.NodeJobRun
 	for _, run := range runs {
 		if run.Name == name {
@@ -292,6 +292,7 @@ func (r *NodeJobReconciler) handled(nj *batchv1alpha1.NodeJob, d dueRun) {
 	switch d.trigger {
 	case batchv1alpha1.NodeJobRunTriggerManual:
 		st.LastHandledRunRequest = d.token
+		st.RunRequestCount++
 	default:
 		if st.LastScheduleTime == nil || d.at.After(st.LastScheduleTime.Time) {
 			st.LastScheduleTime = new(metav1.NewTime(d.at))

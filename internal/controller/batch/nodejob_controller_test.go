@@ -357,7 +357,7 @@ var _ = Describe("NodeJob controller", func() {
 		Expect(getRun(onCreate).Spec.Trigger).To(Equal(batchv1alpha1.NodeJobRunTriggerOnCreate))
 
 		annotate(nj, batchv1alpha1.NodeJobRunRequestAnnotation, "first")
-		manual := manualRunName("req", "first")
+		manual := manualRunName("req", "first", 1)
 		Expect(manual).To(MatchRegexp(`^req-m[0-9a-f]{8}$`))
 		Eventually(runPhase(manual)).Should(Equal(batchv1alpha1.NodeJobRunPhaseSucceeded))
 		run := getRun(manual)
@@ -402,7 +402,7 @@ var _ = Describe("NodeJob controller", func() {
 		Expect(runsOf(ns, "forbid")).To(HaveLen(1))
 
 		setPodPhase(&pods[0], corev1.PodSucceeded)
-		manual := manualRunName("forbid", "later")
+		manual := manualRunName("forbid", "later", 1)
 		Eventually(func() []corev1.Pod { return podsOf(ns, manual) }).Should(HaveLen(1))
 		Expect(getRun(first).Status.Phase).To(Equal(batchv1alpha1.NodeJobRunPhaseSucceeded))
 		Eventually(func() []string { return eventReasons(ns, "forbid") }).Should(ContainElement(EventRunQueued))
@@ -602,15 +602,33 @@ var _ = Describe("NodeJob controller", func() {
 		Expect(getRun(name).Status.Succeeded).To(Equal(int32(1)))
 	})
 
+	It("a run-request token used before (a, b, a, as a revert in Git) is a new request: three runs", func() {
+		nj := newNodeJob(ns, "revert")
+		Expect(k8sClient.Create(ctx, nj)).To(Succeed())
+		var uids []string
+		for i, tok := range []string{"a", "b", "a"} {
+			clk.Step(time.Minute)
+			annotate(nj, batchv1alpha1.NodeJobRunRequestAnnotation, tok)
+			name := manualRunName("revert", tok, int64(i+1))
+			Eventually(runPhase(name)).Should(Equal(batchv1alpha1.NodeJobRunPhaseSucceeded))
+			uids = append(uids, string(getRun(name).UID))
+		}
+		Expect(runsOf(ns, "revert")).To(HaveLen(3))
+		Expect(uids[0]).NotTo(Equal(uids[2]))
+		got := getNJ(nj)
+		Expect(got.Status.RunRequestCount).To(Equal(int64(3)))
+		Expect(got.Status.LastHandledRunRequest).To(Equal("a"))
+	})
+
 	It("NJ-22, NJ-S7: after 4 successful runs with a limit of 3, the oldest run is deleted", func() {
 		nj := newNodeJob(ns, "hist")
 		nj.Spec.SuccessfulRunsHistoryLimit = new(int32(3))
 		Expect(k8sClient.Create(ctx, nj)).To(Succeed())
 		tokens := []string{"t1", "t2", "t3", "t4"}
-		for _, tok := range tokens {
+		for i, tok := range tokens {
 			clk.Step(time.Minute)
 			annotate(nj, batchv1alpha1.NodeJobRunRequestAnnotation, tok)
-			Eventually(runPhase(manualRunName("hist", tok))).Should(Equal(batchv1alpha1.NodeJobRunPhaseSucceeded))
+			Eventually(runPhase(manualRunName("hist", tok, int64(i+1)))).Should(Equal(batchv1alpha1.NodeJobRunPhaseSucceeded))
 		}
 		Eventually(func() []string {
 			var names []string
@@ -618,7 +636,7 @@ var _ = Describe("NodeJob controller", func() {
 				names = append(names, r.Name)
 			}
 			return names
-		}).Should(ConsistOf(manualRunName("hist", "t2"), manualRunName("hist", "t3"), manualRunName("hist", "t4")))
+		}).Should(ConsistOf(manualRunName("hist", "t2", 2), manualRunName("hist", "t3", 3), manualRunName("hist", "t4", 4)))
 		Eventually(func() []string { return eventReasons(ns, "hist") }).Should(ContainElement(EventRunsPruned))
 	})
 
@@ -739,7 +757,7 @@ var _ = Describe("NodeJob controller", func() {
 			return k8sClient.Update(ctx, cur)
 		}).Should(Succeed())
 		// Under Forbid the on-create run goes first; the request follows once it ended.
-		Eventually(runPhase(manualRunName("susp", "wait"))).Should(Equal(batchv1alpha1.NodeJobRunPhaseSucceeded))
+		Eventually(runPhase(manualRunName("susp", "wait", 1))).Should(Equal(batchv1alpha1.NodeJobRunPhaseSucceeded))
 		Expect(runsOf(ns, "susp")).To(HaveLen(2))
 	})
 

@@ -113,9 +113,10 @@ func scheduledRunName(nodeJob string, t time.Time) string {
 	return nodeJob + "-" + strconv.FormatInt(t.Unix()/60, 10)
 }
 
-// manualRunName is the run name of a run request: <nodejob>-m<hash of the token> (§1.6).
-func manualRunName(nodeJob, token string) string {
-	return nodeJob + "-m" + nodeHash(token)
+// manualRunName is the run name of run request n: <nodejob>-m<hash of the token and n> (§1.6). n, the
+// request's place among the requests acted on, makes a token used before a run of its own.
+func manualRunName(nodeJob, token string, n int64) string {
+	return nodeJob + "-m" + nodeHash(token+"/"+strconv.FormatInt(n, 10))
 }
 
 // executionID is the execution ID of a run scheduled at t; manual runs add the token hash (§1.4).

@@ -132,8 +132,12 @@ func TestNodeJobNames(t *testing.T) {
 	if nodeHash("a.x") == nodeHash("a.y") {
 		t.Error("a.x and a.y share a hash")
 	}
-	if got, want := manualRunName("nj", "a"), "nj-me40c292c"; got != want {
+	if got, want := manualRunName("nj", "a", 1), "nj-m"+nodeHash("a/1"); got != want {
 		t.Errorf("manualRunName = %s, want %s", got, want)
+	}
+	// A token used before (a, b, a) is a new request: its run has another name.
+	if manualRunName("nj", "a", 1) == manualRunName("nj", "a", 3) {
+		t.Error("requests 1 and 3 with token a share a run name")
 	}
 }
 
