@@ -60,8 +60,8 @@ else
 endif
 
 .PHONY: test-unit
-test-unit: manifests generate fmt vet envtest ## Run unit and envtest integration tests.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $$(go list ./... | grep -v /test/e2e) -coverprofile cover.out
+test-unit: manifests generate fmt vet envtest helm ## Run unit and envtest integration tests.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" HELM="$(HELM)" go test $$(go list ./... | grep -v /test/e2e) -coverprofile cover.out
 
 .PHONY: test-e2e
 test-e2e: test-e2e-cluster ## Run the e2e suite on the local cluster (root; brings it up and down unless it is up).
@@ -123,7 +123,7 @@ helm-chart: manifests kustomize ## Generate the CRDs and the RBAC, Service, cert
 
 .PHONY: helm-template
 helm-template: helm-chart helm ## Lint the Helm chart and render it with its default values and with every optional object.
-	"$(HELM)" lint dist/chart
+	"$(HELM)" lint --strict dist/chart
 	"$(HELM)" template jobkeeper dist/chart --namespace jobkeeper-system >/dev/null
 	"$(HELM)" template jobkeeper dist/chart --namespace jobkeeper-system --set networkPolicy.enabled=true \
 		--set prometheus.serviceMonitor.enabled=true --set prometheus.rule.enabled=true >/dev/null
