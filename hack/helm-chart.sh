@@ -59,8 +59,9 @@ condition() {
     PrometheusRule/*) echo '.Values.prometheus.rule.enabled' ;;
     */jobkeeper-metrics-certs) echo 'and .Values.certManager.enable .Values.metrics.enable' ;;
     */jobkeeper-serving-cert) echo 'and .Values.certManager.enable .Values.webhook.enable' ;;
-    */jobkeeper-results-cert) echo 'and .Values.certManager.enable .Values.resultsAPI.enable' ;;
-    Issuer/*) echo '.Values.certManager.enable' ;;
+    */jobkeeper-results-cert | */jobkeeper-results-ca | */jobkeeper-results-ca-issuer)
+      echo 'and .Values.certManager.enable .Values.resultsAPI.enable' ;;
+    Certificate/* | Issuer/*) echo '.Values.certManager.enable' ;;
     *WebhookConfiguration/* | Service/jobkeeper-webhook-service) echo '.Values.webhook.enable' ;;
     Service/jobkeeper-results) echo '.Values.resultsAPI.enable' ;;
     */jobkeeper-controller-manager-metrics-service | */jobkeeper-metrics-*) echo '.Values.metrics.enable' ;;

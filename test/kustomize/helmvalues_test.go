@@ -308,3 +308,22 @@ func TestHelmChartSchemaRejectsUnknownValues(t *testing.T) {
 		}
 	}
 }
+
+// TestHelmChartWithoutCertManager checks that certManager.enable=false renders no cert-manager object (the API server
+// would refuse the release without cert-manager's CRDs) and no CA injection, and that each certificate follows the
+// switch of the server it is for.
+func TestHelmChartWithoutCertManager(t *testing.T) {
+	for _, o := range helmTemplate(t, "--set", "certManager.enable=false") {
+		if strings.HasPrefix(o.GetAPIVersion(), "cert-manager.io/") {
+			t.Errorf("certManager.enable=false renders %s %s", o.GetKind(), o.GetName())
+		}
+		if _, ok := o.GetAnnotations()["cert-manager.io/inject-ca-from"]; ok {
+			t.Errorf("certManager.enable=false: %s %s asks cert-manager to inject its CA", o.GetKind(), o.GetName())
+		}
+	}
+	for _, o := range helmTemplate(t, "--set", "resultsAPI.enable=false") {
+		if strings.HasPrefix(o.GetAPIVersion(), "cert-manager.io/") && strings.Contains(o.GetName(), "results") {
+			t.Errorf("resultsAPI.enable=false renders %s %s", o.GetKind(), o.GetName())
+		}
+	}
+}
