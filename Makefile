@@ -122,11 +122,12 @@ helm-chart: manifests kustomize ## Generate the CRDs and the RBAC, Service, cert
 	KUSTOMIZE="$(KUSTOMIZE)" hack/helm-chart.sh
 
 .PHONY: helm-template
-helm-template: helm-chart helm ## Lint the Helm chart and render it with its default values and with every optional object.
+helm-template: helm-chart helm ## Lint the Helm chart (strict, against values.schema.json) and render it with its default values and with every optional object.
 	"$(HELM)" lint --strict dist/chart
 	"$(HELM)" template jobkeeper dist/chart --namespace jobkeeper-system >/dev/null
 	"$(HELM)" template jobkeeper dist/chart --namespace jobkeeper-system --set networkPolicy.enabled=true \
-		--set prometheus.serviceMonitor.enabled=true --set prometheus.rule.enabled=true >/dev/null
+		--set prometheus.serviceMonitor.enabled=true --set prometheus.rule.enabled=true \
+		--set podDisruptionBudget.enabled=true --set reports.persistence.enabled=true >/dev/null
 
 ##@ Deployment
 
