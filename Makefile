@@ -129,6 +129,12 @@ helm-template: helm-chart helm ## Lint the Helm chart (strict, against values.sc
 		--set prometheus.serviceMonitor.enabled=true --set prometheus.rule.enabled=true \
 		--set podDisruptionBudget.enabled=true --set reports.persistence.enabled=true >/dev/null
 
+##@ Release
+
+.PHONY: release
+release: kustomize helm ## Build the release artifacts of VERSION into dist/release/VERSION/ (install.yaml, chart, OCI image, plugin archives, krew manifest, checksums); pushes nothing.
+	KUSTOMIZE="$(KUSTOMIZE)" HELM="$(HELM)" hack/release.sh "$(VERSION)"
+
 ##@ Deployment
 
 ifndef ignore-not-found

@@ -17,28 +17,10 @@ WORK=$STATE/image-build
 mkdir -p "$IMAGES" "$WORK"
 built=()
 
-# base DIR: the files of a distroless static image: users root, nobody and
-# nonroot (65532), CA certificates, time zones, /tmp.
-base() {
-  local d=$1
-  rm -rf "$d"
-  mkdir -p "$d/etc/ssl/certs" "$d/usr/share" "$d/tmp" "$d/home/nonroot" "$d/root"
-  chmod 1777 "$d/tmp"
-  chmod 700 "$d/root" "$d/home/nonroot"
-  cat >"$d/etc/passwd" <<'EOF'
-root:x:0:0:root:/root:/sbin/nologin
-nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
-nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin
-EOF
-  cat >"$d/etc/group" <<'EOF'
-root:x:0:
-nobody:x:65534:
-nonroot:x:65532:
-EOF
-  echo 'hosts: files dns' >"$d/etc/nsswitch.conf"
-  cp /etc/ssl/certs/ca-certificates.crt "$d/etc/ssl/certs/ca-certificates.crt"
-  cp -a /usr/share/zoneinfo "$d/usr/share/zoneinfo"
-}
+# base DIR: the files of a distroless static image (hack/images/rootfs.sh).
+# shellcheck source=../images/rootfs.sh
+source "$ROOT/hack/images/rootfs.sh"
+base() { base_rootfs "$1"; }
 
 # pack NAME ROOTFS IMAGETOOL-BUILD-FLAGS...: ROOTFS as image tarball NAME.tar.
 pack() {

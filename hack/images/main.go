@@ -20,7 +20,11 @@ limitations under the License.
 //	imagetool build --rootfs DIR --out FILE.tar --ref REF [--ref REF]... [config flags]
 //	    packs DIR into a one-layer image (every file owned by root unless --owner
 //	    says otherwise) and writes it as an image tarball carrying every REF,
-//	    and its manifest digest to FILE.tar.digest.
+//	    and its manifest digest to FILE.tar.digest. With --format oci, FILE.tar
+//	    is an OCI image layout as a tar archive instead (OCI media types, every
+//	    REF named in index.json), as docker load, podman load, skopeo
+//	    (oci-archive:) and ctr images import read it. --arch sets the
+//	    architecture the image declares (default: this host's).
 //	imagetool push --registry HOST:PORT FILE.tar...
 //	    pushes every image of the tarballs to the registry, each REF with its
 //	    registry host dropped (docker.io/library/busybox:latest becomes
@@ -59,9 +63,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 func main() {
@@ -107,6 +113,8 @@ func build(args []string) error {
 	out := fset.String("out", "", "image tarball to write")
 	user := fset.String("user", "", "user (uid:gid) the image runs as")
 	workdir := fset.String("workdir", "/", "working directory")
+	format := fset.String("format", "docker", "docker (an image tarball) or oci (an OCI image layout archive)")
+	arch := fset.String("arch", runtime.GOARCH, "architecture the image declares")
 	var refs, entrypoint, cmd, env, owners, labels list
 	fset.Var(&refs, "ref", "image reference to tag the image with (repeatable)")
 	fset.Var(&entrypoint, "entrypoint", "entrypoint argument (repeatable)")
@@ -118,18 +126,28 @@ func build(args []string) error {
 	if *rootfs == "" || *out == "" || len(refs) == 0 {
 		return errors.New("--rootfs, --out and at least one --ref are required")
 	}
+	if *format != "docker" && *format != "oci" {
+		return fmt.Errorf("bad --format %q, want docker or oci", *format)
+	}
+	oci := *format == "oci"
 
 	layerTar, err := packDir(*rootfs, owners)
 	if err != nil {
 		return err
 	}
+	var layerOpts []tarball.LayerOption
+	base := empty.Image
+	if oci {
+		layerOpts = append(layerOpts, tarball.WithMediaType(types.OCILayer))
+		base = mutate.ConfigMediaType(mutate.MediaType(base, types.OCIManifestSchema1), types.OCIConfigJSON)
+	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(layerTar)), nil
-	})
+	}, layerOpts...)
 	if err != nil {
 		return err
 	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
+	img, err := mutate.AppendLayers(base, layer)
 	if err != nil {
 		return err
 	}
@@ -138,7 +156,7 @@ func build(args []string) error {
 		return err
 	}
 	cfg = cfg.DeepCopy()
-	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
+	cfg.OS, cfg.Architecture = "linux", *arch
 	cfg.Created = v1.Time{Time: epoch}
 	cfg.Config.Entrypoint = entrypoint
 	cfg.Config.Cmd = cmd
@@ -158,18 +176,25 @@ func build(args []string) error {
 	}
 
 	byRef := map[name.Reference]v1.Image{}
+	var tags []name.Tag
 	for _, r := range refs {
 		ref, err := name.NewTag(r)
 		if err != nil {
 			return err
 		}
 		byRef[ref] = img
+		tags = append(tags, ref)
 	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		return err
 	}
 	tmp := *out + ".tmp"
-	if err := tarball.MultiRefWriteToFile(tmp, byRef); err != nil {
+	if oci {
+		err = writeOCIArchive(tmp, img, tags)
+	} else {
+		err = tarball.MultiRefWriteToFile(tmp, byRef)
+	}
+	if err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, *out); err != nil {
@@ -185,6 +210,49 @@ func build(args []string) error {
 	}
 	log.Printf("built %s (%s) -> %s", strings.Join(refs, ", "), digest, *out)
 	return nil
+}
+
+// writeOCIArchive writes img as an OCI image layout packed into the tar archive
+// file, with one index.json entry per tag: org.opencontainers.image.ref.name is
+// the tag (as the OCI image spec has it) and io.containerd.image.name the full
+// reference (which ctr images import and docker load use).
+func writeOCIArchive(file string, img v1.Image, tags []name.Tag) error {
+	dir, err := os.MkdirTemp(filepath.Dir(file), ".oci-layout-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return err
+	}
+	for _, t := range tags {
+		err := p.AppendImage(img, layout.WithAnnotations(map[string]string{
+			"org.opencontainers.image.ref.name": t.TagStr(),
+			"io.containerd.image.name":          t.Name(),
+		}))
+		if err != nil {
+			return err
+		}
+	}
+	// Plain modes for every entry (the layout writes some blobs 0600).
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.Chmod(p, 0o755)
+		}
+		return os.Chmod(p, 0o644)
+	})
+	if err != nil {
+		return err
+	}
+	archive, err := packDir(dir, nil)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, archive, 0o644)
 }
 
 // owner is the owner of a path and everything below it in a built layer.
