@@ -46,6 +46,7 @@ import (
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
 	"github.com/jobkeeper/jobkeeper/internal/kindmetrics"
 	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
+	"github.com/jobkeeper/jobkeeper/internal/runs"
 	"github.com/jobkeeper/jobkeeper/internal/status"
 )
 
@@ -236,7 +237,7 @@ func (r *NodeJobReconciler) dueRuns(nj *batchv1alpha1.NodeJob, sched cron.Schedu
 			due = append(due, dueRun{trigger: batchv1alpha1.NodeJobRunTriggerSchedule, at: tick})
 		}
 	}
-	if token := nj.Annotations[batchv1alpha1.NodeJobRunRequestAnnotation]; token != "" && token != st.LastHandledRunRequest {
+	if token := nj.Annotations[batchv1alpha1.NodeJobRunRequestAnnotation]; runs.NewRequest(token, st.LastHandledRunRequest) {
 		due = append(due, dueRun{trigger: batchv1alpha1.NodeJobRunTriggerManual, at: now, token: token})
 	}
 	return due
@@ -340,20 +341,19 @@ func (r *NodeJobReconciler) createRun(ctx context.Context, nj *batchv1alpha1.Nod
 	if err := controllerutil.SetControllerReference(nj, run, r.Scheme); err != nil {
 		return nil, err
 	}
-	err := r.Create(ctx, run)
-	if apierrors.IsAlreadyExists(err) {
-		existing := &batchv1alpha1.NodeJobRun{}
-		if err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(run), existing); err != nil {
-			return nil, fmt.Errorf("reading run %s: %w", name, err)
-		}
-		if ref := metav1.GetControllerOf(existing); ref == nil || ref.UID != nj.UID {
-			return nil, fmt.Errorf("run %s exists and belongs to another owner", name)
-		}
-		r.handled(nj, d)
-		return existing, nil
-	}
+	// An earlier attempt may have created the run and stopped before the
+	// status write: it is adopted. A run of another owner, or one being
+	// deleted, is never taken for this one.
+	created, err := runs.CreateOrAdopt(ctx, r.Client, r.apiReader, run, func(o client.Object) bool {
+		ref := metav1.GetControllerOf(o)
+		return ref != nil && ref.UID == nj.UID
+	})
 	if err != nil {
 		return nil, fmt.Errorf("creating run %s: %w", name, err)
+	}
+	if !created {
+		r.handled(nj, d)
+		return run, nil
 	}
 	nj.Status.RunCount++
 	r.handled(nj, d)
