@@ -1,11 +1,12 @@
--- Argo CD health check for NodeJob (batch.cs.sap.com/v1alpha1), in kstatus terms:
+-- Argo CD health check for every jobkeeper kind (QuarksJob, ReactiveJob, NodeJob, NodeJobRun): they share the
+-- kstatus conditions, so one script serves them all. In kstatus terms:
 --   status not written yet, or written for an older generation  -> Progressing
 --   being deleted                                               -> Progressing
 --   Stalled=True                                                -> Degraded
 --   Reconciling=True (working, or retrying after an error)      -> Progressing
 --   Ready=True                                                  -> Healthy
---   anything else (a run active or queued)                      -> Progressing
-local hs = {status = "Progressing", message = "Waiting for the operator to observe the NodeJob"}
+--   anything else (a run or Job active, queued or waiting)      -> Progressing
+local hs = {status = "Progressing", message = "Waiting for the operator to observe the " .. (obj.kind or "object")}
 if obj.status == nil or obj.status.conditions == nil then
   return hs
 end
