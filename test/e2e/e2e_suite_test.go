@@ -99,6 +99,17 @@ var _ = AfterSuite(func() {
 	down := (broughtUp && os.Getenv("E2E_KEEP_CLUSTER") != "true") || os.Getenv("E2E_DOWN") == "true"
 	if !down {
 		By("keeping the local cluster; stop it with hack/cluster/down.sh")
+		if os.Getenv("E2E_KEEP_DEPLOYMENT") != "true" {
+			// make run refuses to start next to a deployed operator: remove the
+			// Deployment and the results Service that selects its pods (the CRDs,
+			// cert-manager and the objects of the scenarios stay). Best effort.
+			By("removing the deployed operator so that make run can start (E2E_KEEP_DEPLOYMENT=true keeps it)")
+			_, err := kubectl("-n", operatorNamespace, "delete", "deployment/"+operatorDeployment,
+				"service/jobkeeper-results", "--ignore-not-found")
+			if err != nil {
+				GinkgoWriter.Printf("removing the operator: %v\n", err)
+			}
+		}
 		return
 	}
 	By("tearing the local cluster down (hack/cluster/down.sh)")
