@@ -178,6 +178,16 @@ func (s *FileStore) records(runRel string) (*runRecords, error) {
 	return rr, nil
 }
 
+// runRecordsOf returns the directory (relative to the store) and the records of a run.
+func (s *FileStore) runRecordsOf(loc RunLocation) (string, *runRecords, error) {
+	runRel, err := loc.rel()
+	if err != nil {
+		return "", nil, err
+	}
+	rr, err := s.records(runRel)
+	return runRel, rr, err
+}
+
 // WriteSelection records the candidate nodes of a run, once, before any pod
 // exists. It replaces an earlier selection.
 func (s *FileStore) WriteSelection(loc RunLocation, nodes []SelectedNode) error {
@@ -212,11 +222,7 @@ func (s *FileStore) WriteSelection(loc RunLocation, nodes []SelectedNode) error 
 
 // WriteOutcome records durably the decision that ends a run; the first one stays.
 func (s *FileStore) WriteOutcome(loc RunLocation, out RunOutcome) error {
-	runRel, err := loc.rel()
-	if err != nil {
-		return err
-	}
-	rr, err := s.records(runRel)
+	runRel, rr, err := s.runRecordsOf(loc)
 	if err != nil {
 		return err
 	}
@@ -241,11 +247,7 @@ func (s *FileStore) WriteOutcome(loc RunLocation, out RunOutcome) error {
 
 // Outcome returns the recorded decision that ended a run, or nil.
 func (s *FileStore) Outcome(loc RunLocation) (*RunOutcome, error) {
-	runRel, err := loc.rel()
-	if err != nil {
-		return nil, err
-	}
-	rr, err := s.records(runRel)
+	_, rr, err := s.runRecordsOf(loc)
 	if err != nil {
 		return nil, err
 	}
@@ -261,11 +263,7 @@ func (s *FileStore) Outcome(loc RunLocation) (*RunOutcome, error) {
 // Selection returns the candidate nodes of a run in the order they were
 // written; ErrNotFound when the run has none recorded.
 func (s *FileStore) Selection(loc RunLocation) ([]SelectedNode, error) {
-	runRel, err := loc.rel()
-	if err != nil {
-		return nil, err
-	}
-	rr, err := s.records(runRel)
+	_, rr, err := s.runRecordsOf(loc)
 	if err != nil {
 		return nil, err
 	}
@@ -279,11 +277,7 @@ func (s *FileStore) Selection(loc RunLocation) ([]SelectedNode, error) {
 
 // Nodes returns the records of a run's nodes by name; nodes without one are absent.
 func (s *FileStore) Nodes(loc RunLocation) (map[string]NodeRecord, error) {
-	runRel, err := loc.rel()
-	if err != nil {
-		return nil, err
-	}
-	rr, err := s.records(runRel)
+	_, rr, err := s.runRecordsOf(loc)
 	if err != nil {
 		return nil, err
 	}
@@ -298,11 +292,7 @@ func (s *FileStore) Nodes(loc RunLocation) (map[string]NodeRecord, error) {
 
 // Node returns the record of a node and whether there is one.
 func (s *FileStore) Node(loc RunLocation, node string) (NodeRecord, bool, error) {
-	runRel, err := loc.rel()
-	if err != nil {
-		return NodeRecord{}, false, err
-	}
-	rr, err := s.records(runRel)
+	_, rr, err := s.runRecordsOf(loc)
 	if err != nil {
 		return NodeRecord{}, false, err
 	}
