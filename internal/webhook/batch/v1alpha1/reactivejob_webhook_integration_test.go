@@ -30,6 +30,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -140,44 +141,56 @@ var _ = Describe("ReactiveJob admission rules", func() {
 		Expect(ops.Create(ctx, newReactiveJob("own"))).To(Succeed())
 	})
 
-	It("RJ-X14 lets label-only updates through the matchConditions when the webhook is unreachable", func() {
-		rj := newReactiveJob("offline")
-		Expect(k8sClient.Create(ctx, rj)).To(Succeed())
-
-		// A copy of the generated validating webhook for ReactiveJobs that points nowhere.
+	// installOffline installs, for this spec's namespace only, a copy of the
+	// generated webhook named generated (in a configuration of kind) that points
+	// nowhere, and waits until a spec change is refused by it.
+	installOffline := func(kind, generated string, rj *batchv1alpha1.ReactiveJob) {
+		GinkgoHelper()
 		data, err := os.ReadFile(filepath.Join(utils.RepoRoot(), "config", "webhook", "manifests.yaml"))
 		Expect(err).NotTo(HaveOccurred())
-		var offline *admissionregistrationv1.ValidatingWebhook
+		var offline map[string]any
 		for doc := range strings.SplitSeq(string(data), "\n---") {
-			var cfg admissionregistrationv1.ValidatingWebhookConfiguration
-			Expect(yaml.Unmarshal([]byte(doc), &cfg)).To(Succeed())
-			for i := range cfg.Webhooks {
-				if cfg.Webhooks[i].Name == "vreactivejob-v1alpha1.kb.io" {
-					offline = cfg.Webhooks[i].DeepCopy()
+			var cfg unstructured.Unstructured
+			Expect(yaml.Unmarshal([]byte(doc), &cfg.Object)).To(Succeed())
+			if cfg.GetKind() != kind {
+				continue
+			}
+			webhooks, _, _ := unstructured.NestedSlice(cfg.Object, "webhooks")
+			for _, w := range webhooks {
+				if w.(map[string]any)["name"] == generated {
+					offline = w.(map[string]any)
 				}
 			}
 		}
 		Expect(offline).NotTo(BeNil())
-		Expect(offline.MatchConditions).NotTo(BeEmpty())
-		url := "https://127.0.0.1:1/offline"
-		offline.Name = "offline.jobkeeper.test"
-		offline.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url}
-		offline.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}
-		whc := &admissionregistrationv1.ValidatingWebhookConfiguration{
-			ObjectMeta: metav1.ObjectMeta{Name: "offline-" + ns},
-			Webhooks:   []admissionregistrationv1.ValidatingWebhook{*offline},
-		}
+		Expect(offline["matchConditions"]).NotTo(BeEmpty())
+		name := "offline-" + strings.ToLower(kind) + ".jobkeeper.test"
+		offline["name"] = name
+		offline["clientConfig"] = map[string]any{"url": "https://127.0.0.1:1/offline"}
+		offline["namespaceSelector"] = map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": ns}}
+		whc := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": admissionregistrationv1.SchemeGroupVersion.String(), "kind": kind,
+			"metadata": map[string]any{"name": "offline-" + strings.ToLower(kind) + "-" + ns},
+			"webhooks": []any{offline},
+		}}
 		Expect(k8sClient.Create(ctx, whc)).To(Succeed())
 		DeferCleanup(func() { Expect(k8sClient.Delete(ctx, whc)).To(Succeed()) })
 
+		// A spec change still needs the webhook: the trigger that shows it is installed.
 		Eventually(func(g Gomega) {
 			cur := &batchv1alpha1.ReactiveJob{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rj), cur)).To(Succeed())
 			cur.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Image = "busybox"
 			err := k8sClient.Update(ctx, cur)
 			g.Expect(err).To(HaveOccurred())
-			g.Expect(err.Error()).To(ContainSubstring("offline.jobkeeper.test"))
+			g.Expect(err.Error()).To(ContainSubstring(name))
 		}).Should(Succeed())
+	}
+
+	It("RJ-X14 lets label-only updates through the matchConditions when the webhook is unreachable", func() {
+		rj := newReactiveJob("offline")
+		Expect(k8sClient.Create(ctx, rj)).To(Succeed())
+		installOffline("ValidatingWebhookConfiguration", "vreactivejob-v1alpha1.kb.io", rj)
 
 		cur := &batchv1alpha1.ReactiveJob{}
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rj), cur)).To(Succeed())
@@ -189,42 +202,7 @@ var _ = Describe("ReactiveJob admission rules", func() {
 		rj := newReactiveJob("offline-mutating")
 		rj.Finalizers = []string{"example.com/hold"}
 		Expect(k8sClient.Create(ctx, rj)).To(Succeed())
-
-		// A copy of the generated mutating webhook for ReactiveJobs that points nowhere.
-		data, err := os.ReadFile(filepath.Join(utils.RepoRoot(), "config", "webhook", "manifests.yaml"))
-		Expect(err).NotTo(HaveOccurred())
-		var offline *admissionregistrationv1.MutatingWebhook
-		for doc := range strings.SplitSeq(string(data), "\n---") {
-			var cfg admissionregistrationv1.MutatingWebhookConfiguration
-			Expect(yaml.Unmarshal([]byte(doc), &cfg)).To(Succeed())
-			for i := range cfg.Webhooks {
-				if cfg.Webhooks[i].Name == "mreactivejob-v1alpha1.kb.io" {
-					offline = cfg.Webhooks[i].DeepCopy()
-				}
-			}
-		}
-		Expect(offline).NotTo(BeNil())
-		Expect(offline.MatchConditions).NotTo(BeEmpty())
-		url := "https://127.0.0.1:1/offline"
-		offline.Name = "offline-mutating.jobkeeper.test"
-		offline.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url}
-		offline.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}
-		whc := &admissionregistrationv1.MutatingWebhookConfiguration{
-			ObjectMeta: metav1.ObjectMeta{Name: "offline-mutating-" + ns},
-			Webhooks:   []admissionregistrationv1.MutatingWebhook{*offline},
-		}
-		Expect(k8sClient.Create(ctx, whc)).To(Succeed())
-		DeferCleanup(func() { Expect(k8sClient.Delete(ctx, whc)).To(Succeed()) })
-
-		// A spec change still needs the webhook: the trigger that shows it is installed.
-		Eventually(func(g Gomega) {
-			cur := &batchv1alpha1.ReactiveJob{}
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rj), cur)).To(Succeed())
-			cur.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Image = "busybox"
-			err := k8sClient.Update(ctx, cur)
-			g.Expect(err).To(HaveOccurred())
-			g.Expect(err.Error()).To(ContainSubstring("offline-mutating.jobkeeper.test"))
-		}).Should(Succeed())
+		installOffline("MutatingWebhookConfiguration", "mreactivejob-v1alpha1.kb.io", rj)
 
 		cur := &batchv1alpha1.ReactiveJob{}
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rj), cur)).To(Succeed())
