@@ -159,6 +159,7 @@ func (r *ReactiveJobReconciler) reconcileNormal(ctx context.Context, rj *batchv1
 		return ctrl.Result{}, r.transient(rj, err)
 	}
 
+	recoverRunRecord(rj, jobs)
 	candidates := jobs
 	if rj.Status.CurrentJobName == "" {
 		// Adoption never takes a Job that is being deleted for the current one.
@@ -316,6 +317,34 @@ func (r *ReactiveJobReconciler) needsJob(rj *batchv1alpha1.ReactiveJob, current 
 		return "", rj.Status.ObservedGeneration != rj.Generation, nil
 	}
 	return "", hash != previous, nil
+}
+
+// recoverRunRecord restores the record of the newest run from its Job when
+// the status write that followed the Job's creation was lost (a restart in
+// between): the run counter, the current Job, its hash and its rerun token.
+// Without it, the counter would name the next run like the last one.
+func recoverRunRecord(rj *batchv1alpha1.ReactiveJob, jobs []*batchv1.Job) {
+	var newest *batchv1.Job
+	var run int64
+	for _, j := range jobs {
+		if j.DeletionTimestamp != nil {
+			continue // a dying Job is never taken for a run
+		}
+		if n, err := strconv.ParseInt(j.Annotations[batchv1alpha1.ReactiveJobRunAnnotation], 10, 64); err == nil && n > run {
+			newest, run = j, n
+		}
+	}
+	if newest == nil || run <= rj.Status.RunCount {
+		return
+	}
+	rj.Status.RunCount = run
+	rj.Status.CurrentJobName = newest.Name
+	if h := newest.Annotations[batchv1alpha1.ReactiveJobTemplateHashAnnotation]; h != "" {
+		rj.Status.TemplateHash = h
+	}
+	if token := newest.Annotations[batchv1alpha1.ReactiveJobRerunAnnotation]; token != "" {
+		rj.Status.LastHandledRerun = token
+	}
 }
 
 // recordAdoptedHash records the canonical hash of the template for a current

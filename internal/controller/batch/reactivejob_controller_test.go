@@ -442,6 +442,15 @@ var _ = Describe("ReactiveJob controller", func() {
 		stop = startReactiveJobController(ns)
 		Expect(currentJob(rj).Name).To(Equal(crashed.Name))
 		Consistently(func() []batchv1.Job { return jobsOf(rj) }).WithTimeout(2 * time.Second).Should(HaveLen(1))
+		Eventually(func() int64 { return get(rj).Status.RunCount }).Should(Equal(int64(1)), "the run is counted")
+
+		By("the next run after that restart gets a Job of its own")
+		finishJob(currentJob(rj), true)
+		update(rj, func(o *batchv1alpha1.ReactiveJob) {
+			o.Annotations = map[string]string{batchv1alpha1.ReactiveJobRerunAnnotation: "after-restart"}
+		})
+		Eventually(func() []batchv1.Job { return jobsOf(rj) }).Should(HaveLen(2))
+		Expect(get(rj).Status.RunCount).To(Equal(int64(2)))
 	})
 
 	It("RJ-21, RJ-22, RJ-S11: deletion removes the Jobs first, and foreign finalizers show DeletionBlocked", func() {
