@@ -402,6 +402,12 @@ func (r *QuarksJobReconciler) observeActiveRun(ctx context.Context, qj *quarksv1
 		if !apierrors.IsNotFound(err) {
 			return true, err
 		}
+		// A copy older than the API server's (a manager that just took over and
+		// whose cache lags) may still show a run that finished and whose Job was
+		// deleted after it succeeded: the run is failed only from the current version.
+		if err := r.requireCurrent(ctx, qj); err != nil {
+			return true, err
+		}
 		r.finishRun(qj, nil, quarksv1alpha1.RunReasonJobDeleted, fmt.Sprintf("job %s was deleted before it finished", run.Name))
 		return false, nil
 	}
