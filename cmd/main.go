@@ -53,6 +53,7 @@ import (
 	batchcontroller "github.com/jobkeeper/jobkeeper/internal/controller/batch"
 	quarkscontroller "github.com/jobkeeper/jobkeeper/internal/controller/quarks"
 	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
+	"github.com/jobkeeper/jobkeeper/internal/objectmetrics"
 	"github.com/jobkeeper/jobkeeper/internal/quarksoutput"
 	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/results"
@@ -215,6 +216,11 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
+	conditions := objectmetrics.New(mgr.GetCache(), mgr.Elected())
+	if err := metrics.Registry.Register(conditions); err != nil {
+		return fmt.Errorf("registering the condition metrics: %w", err)
+	}
+	defer metrics.Registry.Unregister(conditions)
 
 	var ca *resultsca.Publisher
 	nodeJobGauges.SetMaxSeries(o.nodeJobMaxSeries)
