@@ -23,7 +23,9 @@ package labelcache
 import (
 	"context"
 	"fmt"
+	"net/netip"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -72,4 +74,27 @@ func New(mgr ctrl.Manager, obj client.Object, labelKey string, namespaces []stri
 		return nil, err
 	}
 	return c, nil
+}
+
+// PodIPIndex indexes cached pods by each of their IPs (status.podIPs), in canonical form.
+const PodIPIndex = "status.podIPs"
+
+// PodIPs extracts the IPs of a pod for PodIPIndex.
+func PodIPs(o client.Object) []string {
+	pod, ok := o.(*corev1.Pod)
+	if !ok {
+		return nil
+	}
+	ips := make([]string, 0, len(pod.Status.PodIPs))
+	for _, ip := range pod.Status.PodIPs {
+		if addr, err := netip.ParseAddr(ip.IP); err == nil {
+			ips = append(ips, addr.Unmap().String())
+		}
+	}
+	if len(ips) == 0 && pod.Status.PodIP != "" {
+		if addr, err := netip.ParseAddr(pod.Status.PodIP); err == nil {
+			ips = append(ips, addr.Unmap().String())
+		}
+	}
+	return ips
 }

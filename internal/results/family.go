@@ -56,6 +56,10 @@ type Family struct {
 	// LeaderOnly makes replicas that are not the leader answer 503 with Retry-After: 1, for families that
 	// keep state in the leader's process or on its disk.
 	LeaderOnly bool
+	// SourceIdentity, when set on an AuthPod family, identifies a request that carries no Authorization header
+	// by where it comes from (e.g. the pod that has its source address). It returns the caller, or an error
+	// (usually Unauthenticated) that is the answer. Requests with a token are always checked by their token.
+	SourceIdentity func(ctx context.Context, r *http.Request) (Caller, error)
 	// Routes are the routes of the family.
 	Routes []Route
 	// Observe, when set, is called with the status code of every answered request of the family, from

@@ -223,12 +223,18 @@ func createPod(ns, name string, owner client.Object, gvk schema.GroupVersionKind
 // controller does.
 func createNodePod(run *batchv1alpha1.NodeJobRun, node string) *corev1.Pod {
 	pod := createUnrecordedNodePod(run, node)
+	recordPod(run, node, pod)
+	return pod
+}
+
+// recordPod records pod as the run's pod for node, as the run controller does right after creating it.
+func recordPod(run *batchv1alpha1.NodeJobRun, node string, pod *corev1.Pod) {
+	GinkgoHelper()
 	_, err := njRoutes.Store().UpdateNode(reports.LocationOf(run), node, func(rec *reports.NodeRecord) error {
 		rec.Phase, rec.PodName, rec.PodUID = batchv1alpha1.NodeJobRunNodePhaseRunning, pod.Name, pod.UID
 		return nil
 	})
 	Expect(err).NotTo(HaveOccurred())
-	return pod
 }
 
 // createUnrecordedNodePod creates a pod named, annotated and controlled like the run's pod for a node, whose UID

@@ -396,7 +396,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, params
 	if rt.family.Auth == AuthUser {
 		auth, who = s.users, "user"
 	}
-	caller, err := auth.authenticate(r.Context(), r)
+	var caller Caller
+	var err error
+	if rt.family.SourceIdentity != nil && rt.family.Auth == AuthPod && r.Header.Get("Authorization") == "" {
+		caller, err = rt.family.SourceIdentity(r.Context(), r)
+	} else {
+		caller, err = auth.authenticate(r.Context(), r)
+	}
 	if err != nil {
 		return s.writeError(w, r, rt, err)
 	}

@@ -27,6 +27,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -41,6 +42,7 @@ import (
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
 	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/labelcache"
 	"github.com/jobkeeper/jobkeeper/internal/results"
 	"github.com/jobkeeper/jobkeeper/internal/results/certs"
 	"github.com/jobkeeper/jobkeeper/internal/results/nodejob"
@@ -77,6 +79,8 @@ var serverRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
 	{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
 	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get"}},
+	// The run pod cache, which the NodeJobRun controller's rights cover in the manager.
+	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}},
 	{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get"}},
 	{APIGroups: []string{"batch.cs.sap.com"}, Resources: []string{"nodejobruns"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"quarks.cloudfoundry.org"}, Resources: []string{"quarksjobs"}, Verbs: []string{"get", "list", "watch"}},
@@ -132,7 +136,12 @@ var _ = BeforeSuite(func() {
 	})
 	Expect(err).NotTo(HaveOccurred())
 
+	// The cache of run pods that the NodeJobRun controller shares with the results API in the manager.
+	runPods, err := labelcache.New(mgr, &corev1.Pod{}, batchv1alpha1.NodeJobRunNameLabel, nil,
+		labelcache.Index{Field: labelcache.PodIPIndex, Extract: labelcache.PodIPs})
+	Expect(err).NotTo(HaveOccurred())
 	njRoutes, err = nodejob.New(mgr, nodejob.Options{
+		PodsByIP:    runPods,
 		ReportDir:   filepath.Join(GinkgoT().TempDir(), "reports"),
 		Sink:        njSink,
 		NewFileName: func() string { return "generated" },

@@ -216,6 +216,17 @@ const (
 	NodeJobFailurePolicyPause NodeJobFailurePolicy = "Pause"
 )
 
+// NodeJobCallerIdentity is how the results API identifies the pod behind a request.
+// +kubebuilder:validation:Enum=Token;PodIP
+type NodeJobCallerIdentity string
+
+const (
+	// NodeJobCallerIdentityToken identifies the pod by its projected service-account token.
+	NodeJobCallerIdentityToken NodeJobCallerIdentity = "Token"
+	// NodeJobCallerIdentityPodIP identifies a request without a token by its source address.
+	NodeJobCallerIdentityPodIP NodeJobCallerIdentity = "PodIP"
+)
+
 // NodeJobGauge declares one gauge that the pods of a NodeJob may report.
 type NodeJobGauge struct {
 	// help is the help text of the gauge.
@@ -371,9 +382,21 @@ type NodeJobRunTemplate struct {
 	// +optional
 	// +kubebuilder:default={}
 	ResultLimits NodeJobResultLimits `json:"resultLimits,omitzero"`
+
+	// callerIdentity is how the results API tells which pod a request comes from. Token (default): the pod
+	// sends its projected service-account token (the file in CALLBACK_SERVICE_TOKEN_FILE). PodIP: a request
+	// without a token is taken to come from the run's pod that has its source address, so job scripts written
+	// for batch-job-controller post unchanged; a request with a token is still checked by its token. Choose
+	// PodIP only where a pod cannot send with another pod's address: the pods must not use the host network
+	// (rejected at admission), and the cluster network must drop packets whose source is not the sending pod's
+	// IP, as most CNI plugins do.
+	// +optional
+	// +kubebuilder:default=Token
+	CallerIdentity NodeJobCallerIdentity `json:"callerIdentity,omitempty"`
 }
 
 // NodeJobSpec defines the desired state of a NodeJob.
+// +kubebuilder:validation:XValidation:rule="!has(self.callerIdentity) || self.callerIdentity != 'PodIP' || !has(self.template.spec) || !has(self.template.spec.hostNetwork) || !self.template.spec.hostNetwork",message="callerIdentity PodIP cannot be used with pods on the host network: every pod of the node would share the node's address",fieldPath=".callerIdentity",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!has(self.template.spec) || !has(self.template.spec.restartPolicy) || self.template.spec.restartPolicy != 'OnFailure' || has(self.podActiveDeadlineSeconds) || has(self.template.spec.activeDeadlineSeconds)",message="restartPolicy OnFailure needs podActiveDeadlineSeconds or template.spec.activeDeadlineSeconds, otherwise a pod that keeps failing never ends",fieldPath=".podActiveDeadlineSeconds",reason=FieldValueRequired
 type NodeJobSpec struct {
 	// schedule is a 5-field cron expression or one of the descriptors @yearly, @annually, @monthly, @weekly,

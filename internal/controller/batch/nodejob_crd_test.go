@@ -58,6 +58,7 @@ var _ = Describe("NodeJob schema", func() {
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(u), &nj)).To(Succeed())
 		Expect(nj.Spec.ConcurrencyPolicy).To(Equal(batchv1alpha1.ForbidConcurrent))
 		Expect(nj.Spec.Parallelism).To(Equal(new(intstr.FromInt32(10))))
+		Expect(nj.Spec.CallerIdentity).To(Equal(batchv1alpha1.NodeJobCallerIdentityToken))
 		Expect(nj.Status.ObservedGeneration).To(Equal(int64(-1)))
 	})
 
@@ -82,6 +83,12 @@ var _ = Describe("NodeJob schema", func() {
 			"spec.successfulRunsHistoryLimit"),
 		Entry("NJ-X6 concurrencyPolicy Queue", "cq", map[string]any{"concurrencyPolicy": "Queue"}, "spec.concurrencyPolicy"),
 		Entry("NJ-X6 failurePolicy Retry", "fr", map[string]any{"failurePolicy": "Retry"}, "spec.failurePolicy"),
+		Entry("callerIdentity other than Token and PodIP", "ci", map[string]any{"callerIdentity": "SourceIP"},
+			"spec.callerIdentity", "Unsupported value"),
+		Entry("callerIdentity PodIP with host-network pods", "cih", map[string]any{"callerIdentity": "PodIP",
+			"template": map[string]any{"spec": map[string]any{"hostNetwork": true,
+				"containers": []any{map[string]any{"name": "main", "image": "busybox"}}}}},
+			"spec.callerIdentity", "host network"),
 		Entry("NJ-X13 name of 53 characters", strings.Repeat("n", 53), map[string]any{},
 			"Too long: may not be more than 52 characters"),
 	)

@@ -131,6 +131,9 @@ type NodeJobRunReconciler struct {
 	// Logs reads pod logs for savePodLogs; nil uses the pods/log subresource.
 	Logs PodLogReader
 
+	// PodCache is the cache of pods labelled with a run name (NewRunPodCache); SetupWithManager creates one
+	// when it is nil.
+	PodCache cache.Cache
 	// pods is the cache of pods labelled with a run name.
 	pods client.Reader
 	// apiReader reads from the API server, for what the cache may not have seen yet.
@@ -888,9 +891,12 @@ func (r *NodeJobRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 	}
 
-	podCache, err := r.newPodCache(mgr)
-	if err != nil {
-		return err
+	podCache := r.PodCache
+	if podCache == nil {
+		var err error
+		if podCache, err = NewRunPodCache(mgr, r.Namespaces); err != nil {
+			return err
+		}
 	}
 	r.pods = podCache
 
@@ -919,12 +925,15 @@ func (r *NodeJobRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return b.Complete(r)
 }
 
-// newPodCache creates the cache of pods labelled with a run name, indexed by that name, and adds it to the manager.
-func (r *NodeJobRunReconciler) newPodCache(mgr ctrl.Manager) (cache.Cache, error) {
-	return labelcache.New(mgr, &corev1.Pod{}, batchv1alpha1.NodeJobRunNameLabel, r.Namespaces,
+// NewRunPodCache creates the cache of pods labelled with a run name, indexed by that name and by their IPs
+// (for the results API's PodIP caller identity), and adds it to the manager. The NodeJobRun controller and the
+// results API share it.
+func NewRunPodCache(mgr ctrl.Manager, namespaces []string) (cache.Cache, error) {
+	return labelcache.New(mgr, &corev1.Pod{}, batchv1alpha1.NodeJobRunNameLabel, namespaces,
 		labelcache.Index{Field: nodeJobRunPodIndex, Extract: func(o client.Object) []string {
 			return []string{o.GetLabels()[batchv1alpha1.NodeJobRunNameLabel]}
-		}})
+		}},
+		labelcache.Index{Field: labelcache.PodIPIndex, Extract: labelcache.PodIPs})
 }
 
 // nodeJobRunForPod maps a pod to its run.

@@ -77,6 +77,10 @@ type Options struct {
 	PodCacheTTL time.Duration
 	// RunReader reads NodeJobRuns; New uses the manager's cached client.
 	RunReader client.Reader
+	// PodsByIP reads the pods of runs by IP (a cache indexed on labelcache.PodIPIndex, such as the NodeJobRun
+	// controller's). With it, a request without a token from a pod of a run with callerIdentity PodIP is
+	// identified by its source address; without it, every request needs a token.
+	PodsByIP client.Reader
 	// RequestsPerMinute is the rate limit per pod; DefaultRequestsPerMinute when 0, none when negative.
 	RequestsPerMinute int
 	// AnyReplica lets every replica accept reports. Leave it false unless the report directory is shared and
@@ -155,6 +159,7 @@ func (r *Routes) Family() results.Family {
 		RequestsPerMinute: max(r.opts.RequestsPerMinute, 0),
 		LeaderOnly:        !r.opts.AnyReplica,
 		Observe:           r.observe,
+		SourceIdentity:    r.sourceIdentity(),
 		Routes: []results.Route{
 			{Method: http.MethodPost, Path: "/report/{node}/{executionID}/result", MaxBodyBytes: maxResult.Value(),
 				Handler: r.counted(r.result)},
@@ -164,6 +169,14 @@ func (r *Routes) Family() results.Family {
 				Handler: r.counted(r.event)},
 		},
 	}
+}
+
+// sourceIdentity identifies callers without a token by address when a pod reader by IP is set.
+func (r *Routes) sourceIdentity() func(ctx context.Context, req *http.Request) (results.Caller, error) {
+	if r.opts.PodsByIP == nil {
+		return nil
+	}
+	return r.podByAddress
 }
 
 // handler is a route handler that also returns its target once it is known.
