@@ -225,6 +225,9 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 	var ca *resultsca.Publisher
 	nodeJobGauges.SetMaxSeries(o.nodeJobMaxSeries)
 	reports := newNodeJobReports()
+	if reports.pods, err = batchcontroller.NewRunPodCache(mgr, splitList(o.watchNamespaces)); err != nil {
+		return fmt.Errorf("setting up the cache of NodeJob pods: %w", err)
+	}
 	if o.resultsAddr != "0" {
 		srv, store, err := setupResults(mgr, &o, reports)
 		if err != nil {
@@ -359,6 +362,8 @@ type nodeJobReports struct {
 	metrics *nodemetrics.Registry
 	store   *reports.FileStore
 	changes *reports.Changes
+	// pods is the cache of the runs' pods, shared by the NodeJobRun controller and the results API.
+	pods cache.Cache
 }
 
 func newNodeJobReports() nodeJobReports {
@@ -418,6 +423,7 @@ func setupControllers(ctx context.Context, mgr ctrl.Manager, o *options, ca *res
 			Changes:                 reports.changes,
 			Metrics:                 reports.metrics,
 			LoadSeries:              reports.loadSeries(),
+			PodCache:                reports.pods,
 		}).SetupWithManager(mgr),
 	)
 }
@@ -449,7 +455,7 @@ func setupResults(mgr ctrl.Manager, o *options, njr nodeJobReports) (*results.Se
 		return nil, nil, fmt.Errorf("opening the report store: %w", err)
 	}
 	sink := &resultsnodejob.StoreSink{Client: mgr.GetClient(), Store: store, Metrics: njr.metrics, Changes: njr.changes}
-	nj, err := resultsnodejob.New(mgr, resultsnodejob.Options{Store: store, Sink: sink,
+	nj, err := resultsnodejob.New(mgr, resultsnodejob.Options{Store: store, Sink: sink, PodsByIP: njr.pods,
 		Rejected: batchcontroller.CountRejectedCallback})
 	if err != nil {
 		return nil, nil, fmt.Errorf("setting up the NodeJob results routes: %w", err)
