@@ -30,6 +30,7 @@ import (
 
 	. "github.com/onsi/gomega"
 
+	dto "github.com/prometheus/client_model/go"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -37,8 +38,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/objectmetrics"
 	"github.com/jobkeeper/jobkeeper/test/utils"
 )
 
@@ -138,6 +141,39 @@ func TestManagerStartsAndBecomesReady(t *testing.T) {
 	err = c.Create(ctx, rj)
 	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "error: %v", err)
 	g.Expect(err.Error()).To(ContainSubstring("job template is invalid; dry-run output was"))
+
+	// The leader exports the conditions of the objects it reconciles through the controller-runtime registry.
+	rj = rj.DeepCopy()
+	rj.ResourceVersion = ""
+	rj.Name = "conditions"
+	rj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Image = "busybox"
+	g.Expect(c.Create(ctx, rj)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		families, err := metrics.Registry.Gather()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(objectConditions(families, "ReactiveJob", "default", "conditions")).To(ContainElement("Ready"))
+	}).WithTimeout(time.Minute).Should(Succeed())
+}
+
+// objectConditions returns the conditions that jobkeeper_object_condition reports for one object.
+func objectConditions(families []*dto.MetricFamily, kind, namespace, name string) []string {
+	var out []string
+	for _, f := range families {
+		if f.GetName() != objectmetrics.MetricName {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			l := map[string]string{}
+			for _, p := range m.GetLabel() {
+				l[p.GetName()] = p.GetValue()
+			}
+			if l[objectmetrics.LabelKind] == kind && l[objectmetrics.LabelNamespace] == namespace &&
+				l[objectmetrics.LabelName] == name {
+				out = append(out, l[objectmetrics.LabelCondition])
+			}
+		}
+	}
+	return out
 }
 
 func TestSplitList(t *testing.T) {
