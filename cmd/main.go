@@ -55,6 +55,7 @@ import (
 	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
 	"github.com/jobkeeper/jobkeeper/internal/objectmetrics"
 	"github.com/jobkeeper/jobkeeper/internal/quarksoutput"
+	"github.com/jobkeeper/jobkeeper/internal/leaderpod"
 	"github.com/jobkeeper/jobkeeper/internal/reports"
 	"github.com/jobkeeper/jobkeeper/internal/results"
 	resultsnodejob "github.com/jobkeeper/jobkeeper/internal/results/nodejob"
@@ -235,6 +236,13 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 		}
 		ca = &resultsca.Publisher{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), CAFile: srv.CAFile()}
 		reports.store = store
+		// In a pod, the leader labels its pod, which the results Service selects.
+		if pod := os.Getenv("POD_NAME"); pod != "" {
+			if err := mgr.Add(&leaderpod.Labeler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(),
+				Namespace: o.operatorNamespace, PodName: pod, Elected: mgr.Elected()}); err != nil {
+				return err
+			}
+		}
 	}
 	if err := setupControllers(ctx, mgr, &o, ca, reports); err != nil {
 		return err

@@ -100,7 +100,7 @@ mkdir -p "$out/default.split"
 for f in "$out"/default.split/*.yaml; do
   kind=$(kind_of "$f") name=$(name_of "$f")
   case "$kind" in
-    Namespace | CustomResourceDefinition | Deployment) continue ;; # above and templates/deployment.yaml
+    Namespace | CustomResourceDefinition | Deployment | PersistentVolumeClaim) continue ;; # above, templates/deployment.yaml and templates/reports-pvc.yaml
   esac
   if [ "$kind" = PrometheusRule ]; then
     # The alerts' own templates ({{ $labels.name }}) reach Prometheus verbatim.

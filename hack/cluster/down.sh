@@ -20,6 +20,7 @@ wipe=false
 
 step "workloads"
 stop kwok
+stop provisioner
 if running kube-apiserver && running kubelet && running containerd; then
   # Nothing may recreate or reschedule pods from here on.
   stop kube-controller-manager

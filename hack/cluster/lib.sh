@@ -240,6 +240,13 @@ build_imagetool() {
   go_build_static "$TOOLS/pause" "$ROOT/hack/images" ./pause
 }
 
+# build_provisioner: the storage provisioner of the default StorageClass "local" (hack/cluster/provisioner).
+build_provisioner() {
+  outdated "$TOOLS/provisioner" "$ROOT/hack/cluster/provisioner" || return 0
+  log "building the storage provisioner"
+  go_build_static "$TOOLS/provisioner" "$ROOT" ./hack/cluster/provisioner
+}
+
 # kwok_module_dir: the kwok module in the module cache (its stage definitions).
 kwok_module_dir() {
   (cd /tmp && GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION") | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p'

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Brings the local cluster up: etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, a registry on loopback, containerd (runc, CNI bridge), a
-# kubelet (one real node), kube-proxy and CoreDNS; with KWOK_NODES=N also kwok
-# and N simulated nodes. Running it again while the cluster is up starts only
-# what is missing and re-applies the CoreDNS manifest; configuration files are
+# kubelet (one real node), kube-proxy, CoreDNS and a storage provisioner (the
+# default StorageClass "local": host paths on the real node); with
+# KWOK_NODES=N also kwok and N simulated nodes. Running it again while the
+# cluster is up starts only what is missing and re-applies the CoreDNS manifest; configuration files are
 # rewritten only when their content changes (running components pick a change
 # up after down and up).
 #
@@ -27,6 +28,7 @@ step "builds (reused while up to date)"
 build_k8s
 build_imagetool
 build_coredns
+build_provisioner
 [ "$KWOK_NODES" = 0 ] || build_kwok
 
 mkdir -p "$STATE"/{etc,logs,run,pki,kubeconfig}
@@ -314,6 +316,12 @@ wait_for 60 "the default ServiceAccount" kc get serviceaccount default -n defaul
 sed -e "s|@COREDNS_IMAGE@|$(pinned "$COREDNS_IMAGE" coredns)|g" -e "s|@DNS_SERVICE_IP@|$DNS_SERVICE_IP|g" -e "s|@CLUSTER_DOMAIN@|$CLUSTER_DOMAIN|g" \
   "$ROOT/hack/coredns/coredns.yaml" | kc apply --server-side --force-conflicts -f - >/dev/null
 kc -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null
+
+# ---------------------------------------------------------------------------
+step "storage: default StorageClass local (host paths on $NODE_NAME)"
+mkdir -p "$STATE/volumes"
+start provisioner "$TOOLS/provisioner" --kubeconfig="$ADMIN_KUBECONFIG" --dir="$STATE/volumes" --node="$NODE_NAME"
+wait_for 60 "the StorageClass local" kc get storageclass local
 
 # ---------------------------------------------------------------------------
 if [ "$KWOK_NODES" != 0 ]; then

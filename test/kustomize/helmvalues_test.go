@@ -36,6 +36,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/jobkeeper/jobkeeper/internal/leaderpod"
 )
 
 const helmNamespace = "jobkeeper-system"
@@ -114,16 +116,40 @@ func named(objs []*unstructured.Unstructured, kind, name string) *unstructured.U
 }
 
 // TestHelmChartDefaults checks that the optional objects are off by default and that the manager pod is what
-// config/default deploys: restricted security contexts, reports on an emptyDir, the rolling update strategy.
+// config/default deploys: restricted security contexts, reports on a PersistentVolumeClaim, the Recreate strategy,
+// the pod name for the leader label.
 func TestHelmChartDefaults(t *testing.T) {
 	objs := helmTemplate(t)
-	for _, kind := range []string{"PodDisruptionBudget", "PersistentVolumeClaim"} {
-		if n := len(ofKind(objs, kind)); n != 0 {
-			t.Errorf("%d %s rendered by default, want none", n, kind)
-		}
+	if n := len(ofKind(objs, "PodDisruptionBudget")); n != 0 {
+		t.Errorf("%d PodDisruptionBudget rendered by default, want none", n)
 	}
 	d, c := manager(t, objs)
-	k, kc := manager(t, build(t, configDir(t, "default")))
+	kobjs := build(t, configDir(t, "default"))
+	k, kc := manager(t, kobjs)
+	pvc := into[corev1.PersistentVolumeClaim](t, one(t, objs, "PersistentVolumeClaim"))
+	kpvc := into[corev1.PersistentVolumeClaim](t, one(t, kobjs, "PersistentVolumeClaim"))
+	if pvc.Name != kpvc.Name || !equality.Semantic.DeepEqual(pvc.Spec, kpvc.Spec) {
+		t.Errorf("PersistentVolumeClaim %s %+v, config/default has %s %+v", pvc.Name, pvc.Spec, kpvc.Name, kpvc.Spec)
+	}
+	for _, dep := range []*appsv1.Deployment{d, k} {
+		if v := reportsVolume(t, dep); v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != pvc.Name {
+			t.Errorf("reports volume %+v, want the claim %s", v.VolumeSource, pvc.Name)
+		}
+		// A ReadWriteOnce volume stays attached to the old pod during a rolling update; the new pod would wait for it.
+		if dep.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+			t.Errorf("strategy %q with a persistent reports volume, want Recreate", dep.Spec.Strategy.Type)
+		}
+	}
+	// The results Service selects only the leader's pod, which keeps the NodeJob reports.
+	for _, all := range [][]*unstructured.Unstructured{objs, kobjs} {
+		svc := into[corev1.Service](t, named(all, "Service", "jobkeeper-results"))
+		if svc.Spec.Selector[leaderpod.Label] != "true" {
+			t.Errorf("results Service selector %v, want %s=true", svc.Spec.Selector, leaderpod.Label)
+		}
+	}
+	if !equality.Semantic.DeepEqual(envOf(c, "POD_NAME"), envOf(kc, "POD_NAME")) || envOf(c, "POD_NAME") == nil {
+		t.Errorf("POD_NAME %+v, config/default has %+v", envOf(c, "POD_NAME"), envOf(kc, "POD_NAME"))
+	}
 	if !equality.Semantic.DeepEqual(d.Spec.Template.Spec.SecurityContext, k.Spec.Template.Spec.SecurityContext) {
 		t.Errorf("pod securityContext %+v, config/default has %+v", d.Spec.Template.Spec.SecurityContext, k.Spec.Template.Spec.SecurityContext)
 	}
@@ -133,18 +159,22 @@ func TestHelmChartDefaults(t *testing.T) {
 	if v := restrictedViolations(t, &d.Spec.Template); len(v) > 0 {
 		t.Errorf("the manager pod violates the restricted Pod Security Standard: %v", v)
 	}
-	if d.Spec.Strategy.Type != "" {
-		t.Errorf("strategy %q, want the default (RollingUpdate)", d.Spec.Strategy.Type)
-	}
 	if s := d.Spec.Template.Spec; s.PriorityClassName != "" || len(s.TopologySpreadConstraints) > 0 {
 		t.Errorf("priorityClassName %q, topologySpreadConstraints %v; want none by default", s.PriorityClassName, s.TopologySpreadConstraints)
-	}
-	if v := reportsVolume(t, d); v.EmptyDir == nil {
-		t.Errorf("reports volume %+v, want an emptyDir", v.VolumeSource)
 	}
 	if sa := named(objs, "ServiceAccount", d.Spec.Template.Spec.ServiceAccountName); sa == nil {
 		t.Errorf("no ServiceAccount %s rendered", d.Spec.Template.Spec.ServiceAccountName)
 	}
+}
+
+// envOf returns the container's variable name, or nil.
+func envOf(c *corev1.Container, name string) *corev1.EnvVar {
+	for i := range c.Env {
+		if c.Env[i].Name == name {
+			return &c.Env[i]
+		}
+	}
+	return nil
 }
 
 // reportsVolume returns the volume the manager keeps NodeJob reports on.
@@ -286,6 +316,18 @@ func TestHelmChartReportsPersistence(t *testing.T) {
 	// A ReadWriteOnce volume stays attached to the old pod during a rolling update; the new pod would wait for it.
 	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
 		t.Errorf("strategy %q with a persistent reports volume, want Recreate", d.Spec.Strategy.Type)
+	}
+
+	objs = helmTemplate(t, "--set", "reports.persistence.enabled=false")
+	if n := len(ofKind(objs, "PersistentVolumeClaim")); n != 0 {
+		t.Errorf("%d PersistentVolumeClaims rendered without persistence", n)
+	}
+	d, _ = manager(t, objs)
+	if v := reportsVolume(t, d); v.EmptyDir == nil {
+		t.Errorf("reports volume %+v without persistence, want an emptyDir", v.VolumeSource)
+	}
+	if d.Spec.Strategy.Type != "" {
+		t.Errorf("strategy %q without persistence, want the default (RollingUpdate)", d.Spec.Strategy.Type)
 	}
 
 	objs = helmTemplate(t, "--set", "reports.persistence.enabled=true", "--set", "reports.persistence.existingClaim=old")
