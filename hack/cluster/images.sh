@@ -4,7 +4,8 @@
 # when it runs (the registry also loads every tarball there when it starts).
 #
 # usage: hack/cluster/images.sh [cluster|cert-manager|operator|all]...
-#   cluster       pause, the busybox stand-in (busybox and alpine), CoreDNS
+#   cluster       pause, the busybox stand-in (busybox and alpine), the curl
+#                 stand-in (curlimages/curl), CoreDNS
 #   cert-manager  cert-manager's controller, webhook and cainjector
 #   operator      the operator ($IMG, default jobkeeper:latest): /manager and
 #                 /output-persist on a distroless-like base (nonroot 65532)
@@ -37,6 +38,23 @@ stale() {
   return 1
 }
 
+# busybox_rootfs DIR: the busybox stand-in's files in DIR.
+busybox_rootfs() {
+  # A stand-in for busybox and alpine: Debian's static busybox with every
+  # applet linked at its usual path.
+  local d=$1 applet
+  rm -rf "$d" && mkdir -p "$d/bin" "$d/tmp" "$d/root" "$d/etc" "$d/var/tmp"
+  chmod 1777 "$d/tmp" "$d/var/tmp"
+  cp /bin/busybox "$d/bin/busybox"
+  for applet in $(/bin/busybox --list-full); do
+    [ "$applet" = bin/busybox ] && continue
+    mkdir -p "$d/$(dirname "$applet")"
+    ln -sf /bin/busybox "$d/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$d/etc/passwd"
+  printf 'root:x:0:\nnobody:x:65534:\n' >"$d/etc/group"
+}
+
 cluster_images() {
   build_imagetool
   build_coredns
@@ -47,20 +65,21 @@ cluster_images() {
     pack pause "$d" --ref "$PAUSE_IMAGE" --entrypoint /pause --user 65535:65535
   fi
   if stale busybox /bin/busybox; then
-    # A stand-in for busybox and alpine: Debian's static busybox with every
-    # applet linked at its usual path.
-    d=$WORK/busybox && rm -rf "$d" && mkdir -p "$d/bin" "$d/tmp" "$d/root" "$d/etc" "$d/var/tmp"
-    chmod 1777 "$d/tmp" "$d/var/tmp"
-    cp /bin/busybox "$d/bin/busybox"
-    local applet
-    for applet in $(/bin/busybox --list-full); do
-      [ "$applet" = bin/busybox ] && continue
-      mkdir -p "$d/$(dirname "$applet")"
-      ln -sf /bin/busybox "$d/$applet"
-    done
-    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$d/etc/passwd"
-    printf 'root:x:0:\nnobody:x:65534:\n' >"$d/etc/group"
+    d=$WORK/busybox && busybox_rootfs "$d"
     pack busybox "$d" --ref docker.io/library/busybox:latest --ref docker.io/library/alpine:latest \
+      --cmd sh --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+  fi
+  if stale curl /usr/bin/curl /bin/busybox; then
+    # A stand-in for curlimages/curl: the busybox stand-in with Debian's curl
+    # and the shared libraries it loads, for job scripts that post with curl.
+    d=$WORK/curl && busybox_rootfs "$d"
+    local lib
+    for lib in /usr/bin/curl $(ldd /usr/bin/curl | awk '$2 == "=>" {print $3} $1 ~ /^\// {print $1}'); do
+      mkdir -p "$d$(dirname "$lib")"
+      cp -L "$lib" "$d$lib"
+    done
+    printf 'hosts: files dns\n' >"$d/etc/nsswitch.conf"
+    pack curl "$d" --ref docker.io/curlimages/curl:latest \
       --cmd sh --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   fi
   if stale coredns "$TOOLS/coredns-$COREDNS_VERSION"; then
