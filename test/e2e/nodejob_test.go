@@ -80,6 +80,19 @@ spec:
 	return out
 }
 
+// reportsRoot is the directory on this host that holds the manager's report volume: the host path that the local
+// cluster's provisioner made for the claim jobkeeper-reports.
+func reportsRoot() string {
+	GinkgoHelper()
+	pv, err := kubectl("-n", operatorNamespace, "get", "pvc", "jobkeeper-reports", "-o", "jsonpath={.spec.volumeName}")
+	Expect(err).NotTo(HaveOccurred())
+	Expect(pv).NotTo(BeEmpty(), "the report claim is not bound")
+	path, err := kubectl("get", "pv", pv, "-o", "jsonpath={.spec.hostPath.path}")
+	Expect(err).NotTo(HaveOccurred())
+	Expect(path).NotTo(BeEmpty())
+	return path
+}
+
 var _ = Describe("NodeJob on the local cluster", func() {
 	var ns string
 
@@ -167,10 +180,7 @@ spec:
 		Expect(metrics).To(MatchRegexp(`jobkeeper_nodejob_callbacks_rejected_total\{code="403",name="check",namespace="%s"\} 1`, ns))
 
 		By("the file and the pod log in the run's report directory")
-		pod, err := kubectl("-n", operatorNamespace, "get", "pods", "-l", "control-plane=controller-manager",
-			"-o", "jsonpath={.items[0].metadata.uid}")
-		Expect(err).NotTo(HaveOccurred())
-		runDir := filepath.Join(state, "kubelet", "pods", pod, "volumes", "kubernetes.io~empty-dir", "reports", ns, "check", run)
+		runDir := filepath.Join(reportsRoot(), ns, "check", run)
 		Expect(os.ReadFile(filepath.Join(runDir, "nodes", node, "files", "test.txt"))).To(BeEquivalentTo("file content"))
 		Expect(os.ReadFile(filepath.Join(runDir, "nodes", node, "logs", "main.log"))).To(ContainSubstring("result: 200"))
 

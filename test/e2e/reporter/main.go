@@ -23,6 +23,9 @@ limitations under the License.
 //	file:<name>:<content>            POST the content as a file named <name>, expect 200
 //	event:<json>                     POST the body to CALLBACK_SERVICE_EVENT_URL, expect 200
 //	result-for:<node>:<code>:<json>  POST the body to the result URL of another node, expect <code>
+//	results:<n>                      POST n results one after another, the i-th with the gauge test at value i
+//	                                 (labels label_a="seq", label_b="n"), each retried until it is answered 200,
+//	                                 and print "result <i>: 200" for each
 //	scrape:<url>                     GET the URL with the pod's service-account token and print the body
 //	                                 (the way Prometheus scrapes the manager's /metrics)
 package main
@@ -51,7 +54,7 @@ func main() {
 }
 
 func run(steps []string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var c *client.Client
 	for _, step := range steps {
@@ -79,6 +82,20 @@ func run(steps []string) error {
 			name, content, _ := strings.Cut(rest, ":")
 			code, err = post(ctx, c, os.Getenv("CALLBACK_SERVICE_FILE_URL"), "text/plain",
 				http.Header{"Content-Disposition": {`attachment;filename="` + name + `"`}}, []byte(content))
+		case "results":
+			n, err := strconv.Atoi(rest)
+			if err != nil {
+				return fmt.Errorf("bad step %q", step)
+			}
+			for i := 1; i <= n; i++ {
+				body := fmt.Sprintf(`{"test":[{"value":%d,"labels":{"label_a":"seq","label_b":"n"}}]}`, i)
+				code, err := post(ctx, c, os.Getenv("CALLBACK_SERVICE_RESULT_URL"), "application/json", nil, []byte(body))
+				if err != nil {
+					return fmt.Errorf("result %d: %w", i, err)
+				}
+				fmt.Printf("result %d: %d\n", i, code)
+			}
+			continue
 		case "result-for":
 			parts := strings.SplitN(rest, ":", 3)
 			if len(parts) != 3 {
