@@ -188,6 +188,9 @@ type observed struct {
 	refs    *resolvedRefs
 	refsErr error
 	read    bool
+	// finished names the Job of the run this reconcile finished: the run's end is not recorded until the
+	// status write, so its Job must stay until then.
+	finished string
 }
 
 // references resolves the QuarksJob's references once per reconcile.
@@ -227,7 +230,7 @@ func (r *QuarksJobReconciler) reconcileRuns(ctx context.Context, qj *quarksv1alp
 	if active, err := r.observeActiveRun(ctx, qj, jobs, obs, after); err != nil || active {
 		return err
 	}
-	if err := r.cleanUpSucceeded(ctx, qj, jobs); err != nil {
+	if err := r.cleanUpSucceeded(ctx, qj, jobs, obs); err != nil {
 		return err
 	}
 
@@ -244,10 +247,15 @@ func (r *QuarksJobReconciler) reconcileRuns(ctx context.Context, qj *quarksv1alp
 
 // cleanUpSucceeded deletes the succeeded Jobs of finished runs. The deletion
 // right after a run succeeded can fail or be cut by a restart; this finds
-// those Jobs again on every reconcile (QJ-17).
-func (r *QuarksJobReconciler) cleanUpSucceeded(ctx context.Context, qj *quarksv1alpha1.QuarksJob, jobs []*batchv1.Job) error {
+// those Jobs again on every reconcile (QJ-17). The Job of a run that this
+// reconcile finished is left to the step after the status write: deleted
+// before it, a restart in between would leave a run recorded as running whose
+// Job is gone, and the next manager would fail it as JobDeleted.
+func (r *QuarksJobReconciler) cleanUpSucceeded(ctx context.Context, qj *quarksv1alpha1.QuarksJob, jobs []*batchv1.Job,
+	obs *observed) error {
 	for _, job := range jobs {
-		if c := jobFinished(job); c == nil || c.Type != batchv1.JobComplete || job.DeletionTimestamp != nil {
+		if c := jobFinished(job); c == nil || c.Type != batchv1.JobComplete || job.DeletionTimestamp != nil ||
+			job.Name == obs.finished {
 			continue
 		}
 		if err := r.deleteSucceeded(ctx, qj, job); err != nil {
@@ -437,6 +445,7 @@ func (r *QuarksJobReconciler) observeActiveRun(ctx context.Context, qj *quarksv1
 	}
 	if cond.Type == batchv1.JobComplete {
 		r.finishRun(qj, job, "", "")
+		obs.finished = job.Name
 		// After the status write: a failed or interrupted deletion is found
 		// again by cleanUpSucceeded.
 		*after = append(*after, func(ctx context.Context) error { return r.deleteSucceeded(ctx, qj, job) })

@@ -18,6 +18,7 @@ package quarks
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -274,6 +275,47 @@ var _ = Describe("QuarksJob runs under GitOps, restarts and stale caches", func(
 			PointTo(HaveField("Status", metav1.ConditionTrue)))
 	})
 
+	It("keeps a succeeded run's Job until the run's success is recorded", func() {
+		stop()
+		stop = func() {}
+		qj := manifest("unrecorded", quarksv1alpha1.StrategyManual, nil)
+		sync(qj)
+		typed := &quarksv1alpha1.QuarksJob{ObjectMeta: metav1.ObjectMeta{Name: "unrecorded", Namespace: ns}}
+		r, rc := newStaleQuarksJobReconciler()
+		reconcile := func() error {
+			rc.Serve(get(typed))
+			_, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(typed)})
+			return err
+		}
+		cur := get(typed)
+		cur.Spec.Trigger.Strategy = quarksv1alpha1.StrategyNow
+		Expect(k8sClient.Update(ctx, cur)).To(Succeed())
+		Expect(reconcile()).To(Succeed())
+		job := runJob(typed, 1)
+		finishJob(job, true)
+
+		By("a reconcile whose status write does not happen (a manager stopped before it)")
+		writer := r.Client
+		r.Client = failingStatus{writer}
+		Expect(reconcile()).NotTo(Succeed())
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(job), &batchv1.Job{})).To(Succeed(),
+			"the Job of a run whose success is not recorded is still there")
+		Expect(get(typed).Status.LastRun.Result).To(Equal(quarksv1alpha1.RunResultRunning))
+
+		By("the next reconcile records the success, then deletes the Job")
+		r.Client = writer
+		r.expectations = runs.NewExpectations() // a new manager
+		Expect(reconcile()).To(Succeed())
+		Expect(get(typed).Status.LastRun).To(PointTo(MatchFields(IgnoreExtras, Fields{
+			"Name": Equal(job.Name), "Result": Equal(quarksv1alpha1.RunResultSucceeded),
+		})))
+		Eventually(func() bool {
+			j := &batchv1.Job{}
+			err := k8sClient.Get(ctx, client.ObjectKeyFromObject(job), j)
+			return apierrors.IsNotFound(err) || (err == nil && j.DeletionTimestamp != nil)
+		}).Should(BeTrue())
+	})
+
 	It("a reconcile that reads a copy older than its own last run record never finishes that run again", func() {
 		stop()
 		stop = func() {}
@@ -316,6 +358,17 @@ var _ = Describe("QuarksJob runs under GitOps, restarts and stale caches", func(
 		Expect(jobUIDs(typed)).To(ContainElement(string(second.UID)))
 	})
 })
+
+// failingStatus is a client whose status writes fail, as when the manager is stopped before its status write.
+type failingStatus struct{ client.Client }
+
+func (f failingStatus) Status() client.SubResourceWriter { return failingStatusWriter{f.Client.Status()} }
+
+type failingStatusWriter struct{ client.SubResourceWriter }
+
+func (failingStatusWriter) Patch(context.Context, client.Object, client.Patch, ...client.SubResourcePatchOption) error {
+	return errors.New("the status write did not happen")
+}
 
 // startQuarksJobControllerAs runs the QuarksJob controller as user.
 func startQuarksJobControllerAs(namespace, user string) (stop func()) {
