@@ -135,10 +135,7 @@ func TestHelmChartDefaults(t *testing.T) {
 		if v := reportsVolume(t, dep); v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != pvc.Name {
 			t.Errorf("reports volume %+v, want the claim %s", v.VolumeSource, pvc.Name)
 		}
-		// A ReadWriteOnce volume stays attached to the old pod during a rolling update; the new pod would wait for it.
-		if dep.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
-			t.Errorf("strategy %q with a persistent reports volume, want Recreate", dep.Spec.Strategy.Type)
-		}
+		checkNoSurge(t, dep)
 	}
 	// The results Service selects only the leader's pod, which keeps the NodeJob reports.
 	for _, all := range [][]*unstructured.Unstructured{objs, kobjs} {
@@ -164,6 +161,18 @@ func TestHelmChartDefaults(t *testing.T) {
 	}
 	if sa := named(objs, "ServiceAccount", d.Spec.Template.Spec.ServiceAccountName); sa == nil {
 		t.Errorf("no ServiceAccount %s rendered", d.Spec.Template.Spec.ServiceAccountName)
+	}
+}
+
+// checkNoSurge checks that a rolling update of d removes the old pod before it adds a new one: a ReadWriteOnce
+// volume stays attached to the old pod, and a surge pod would wait for it. The type stays RollingUpdate, since
+// a Deployment that exists cannot be changed to Recreate by an apply (its defaulted rollingUpdate is forbidden then).
+func checkNoSurge(t *testing.T, d *appsv1.Deployment) {
+	t.Helper()
+	s := d.Spec.Strategy
+	if s.Type != appsv1.RollingUpdateDeploymentStrategyType || s.RollingUpdate == nil || s.RollingUpdate.MaxSurge == nil ||
+		s.RollingUpdate.MaxSurge.IntValue() != 0 || s.RollingUpdate.MaxUnavailable == nil || s.RollingUpdate.MaxUnavailable.IntValue() != 1 {
+		t.Errorf("strategy %+v with a persistent reports volume, want RollingUpdate with maxSurge 0 and maxUnavailable 1", s)
 	}
 }
 
@@ -313,10 +322,7 @@ func TestHelmChartReportsPersistence(t *testing.T) {
 	if q := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; q.String() != "5Gi" {
 		t.Errorf("storage request %s, want 5Gi", q.String())
 	}
-	// A ReadWriteOnce volume stays attached to the old pod during a rolling update; the new pod would wait for it.
-	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
-		t.Errorf("strategy %q with a persistent reports volume, want Recreate", d.Spec.Strategy.Type)
-	}
+	checkNoSurge(t, d)
 
 	objs = helmTemplate(t, "--set", "reports.persistence.enabled=false")
 	if n := len(ofKind(objs, "PersistentVolumeClaim")); n != 0 {

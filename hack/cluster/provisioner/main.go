@@ -37,7 +37,6 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -50,23 +49,23 @@ const (
 )
 
 func main() {
-	var kubeconfig, dir, node string
-	flag.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of a cluster admin")
+	// --kubeconfig is controller-runtime's flag.
+	var dir, node string
 	flag.StringVar(&dir, "dir", "", "directory that holds the volumes")
 	flag.StringVar(&node, "node", "", "the node the volumes are on")
 	flag.Parse()
 	ctrl.SetLogger(zap.New())
-	if err := run(kubeconfig, dir, node); err != nil {
+	if err := run(dir, node); err != nil {
 		fmt.Fprintln(os.Stderr, "provisioner:", err)
 		os.Exit(1)
 	}
 }
 
-func run(kubeconfig, dir, node string) error {
-	if kubeconfig == "" || dir == "" || node == "" {
-		return errors.New("--kubeconfig, --dir and --node are required")
+func run(dir, node string) error {
+	if dir == "" || node == "" {
+		return errors.New("--dir and --node are required")
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return err
 	}
