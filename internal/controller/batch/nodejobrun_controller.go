@@ -164,6 +164,21 @@ type runState struct {
 
 // Reconcile moves a NodeJobRun towards its desired state.
 func (r *NodeJobRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	res, err := r.reconcile(ctx, req)
+	if apierrors.IsConflict(err) {
+		// A write met a newer version than the cache held (the run's own last status write, or a pod the kubelet
+		// updated): nothing is wrong, and the newer version's event brings the next reconcile. The short requeue
+		// covers a newer version whose event has already been handled.
+		logf.FromContext(ctx).V(1).Info("a write met a newer version; reconciling again", "conflict", err.Error())
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
+	}
+	return res, err
+}
+
+// conflictRetry is how soon a reconcile whose write met a newer version is repeated.
+const conflictRetry = 500 * time.Millisecond
+
+func (r *NodeJobRunReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	run := &batchv1alpha1.NodeJobRun{}
 	if err := r.Get(ctx, req.NamespacedName, run); err != nil {
 		if apierrors.IsNotFound(err) {
