@@ -235,6 +235,17 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 			return err
 		}
 		ca = &resultsca.Publisher{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), CAFile: srv.CAFile()}
+		// A renewed CA reaches the namespaces that have job pods now, not only those of the next pods.
+		caChanged := make(chan struct{}, 1)
+		srv.OnCertificateReload(func() {
+			select {
+			case caChanged <- struct{}{}:
+			default:
+			}
+		})
+		if err := mgr.Add(&resultsca.Republisher{Publisher: ca, Changed: caChanged}); err != nil {
+			return err
+		}
 		reports.store = store
 		// In a pod, the leader labels its pod, which the results Service selects.
 		if pod := os.Getenv("POD_NAME"); pod != "" {

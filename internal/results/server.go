@@ -275,6 +275,13 @@ func (s *Server) CAFile() string {
 	return filepath.Join(s.certDir, s.opts.CAName)
 }
 
+// OnCertificateReload registers f to be called (from another goroutine) when the serving certificate has been
+// reloaded from the certificate directory, and once now. A renewed CA comes with a new serving certificate, so
+// this is when the CA bundle may have changed.
+func (s *Server) OnCertificateReload(f func()) {
+	s.watcher.RegisterCallback(func(tls.Certificate) { f() })
+}
+
 // Addr is the address the server listens on, or "" before it has started.
 func (s *Server) Addr() string {
 	s.mu.Lock()

@@ -21,14 +21,18 @@ package resultsca
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 const (
@@ -86,4 +90,63 @@ func (p *Publisher) Ensure(ctx context.Context, namespace string) error {
 		return fmt.Errorf("updating ConfigMap %s/%s: %w", namespace, ConfigMapName, err)
 	}
 	return nil
+}
+
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=list
+
+// EnsureAll brings the ConfigMap of every namespace that has one up to the current CA bundle: the pods that run
+// there read it through their projected volume, which the kubelet refreshes, so a rotated CA reaches running pods
+// and not only the next ones. The ConfigMaps are listed once, from the API server.
+func (p *Publisher) EnsureAll(ctx context.Context) error {
+	if p == nil || p.CAFile == "" {
+		return nil
+	}
+	var list corev1.ConfigMapList
+	if err := p.Reader.List(ctx, &list, client.MatchingLabels{"app.kubernetes.io/managed-by": "jobkeeper"},
+		client.MatchingFields{"metadata.name": ConfigMapName}); err != nil {
+		return fmt.Errorf("listing the %s ConfigMaps: %w", ConfigMapName, err)
+	}
+	var errs []error
+	for i := range list.Items {
+		errs = append(errs, p.Ensure(ctx, list.Items[i].Namespace))
+	}
+	return errors.Join(errs...)
+}
+
+// Republisher runs EnsureAll on the leader when it starts (a rotation may have happened while no replica led)
+// and whenever Changed receives, which the results server signals when it reloads its certificate: a new CA
+// comes with a new serving certificate.
+type Republisher struct {
+	Publisher *Publisher
+	Changed   <-chan struct{}
+	// Backoff is the wait before a failed EnsureAll is tried again; a minute when zero.
+	Backoff time.Duration
+}
+
+// NeedLeaderElection is true: one replica writes the ConfigMaps.
+func (r *Republisher) NeedLeaderElection() bool { return true }
+
+// Start republishes until ctx ends.
+func (r *Republisher) Start(ctx context.Context) error {
+	log := logf.FromContext(ctx).WithName("resultsca")
+	backoff := cmp.Or(r.Backoff, time.Minute)
+	var retry <-chan time.Time
+	publish := func() {
+		retry = nil
+		if err := r.Publisher.EnsureAll(ctx); err != nil {
+			log.Error(err, "publishing the results CA; retrying", "after", backoff)
+			retry = time.After(backoff)
+		}
+	}
+	publish()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.Changed:
+			publish()
+		case <-retry:
+			publish()
+		}
+	}
 }
