@@ -153,6 +153,38 @@ spec:
 		Expect(scrapeMetrics(ns)).To(ContainSubstring(series("token", execID, "3")))
 	})
 
+	It("with two manager replicas, every result of a script that does not retry reaches the leader", func() {
+		_, err := kubectl("-n", operatorNamespace, "scale", "deployment", operatorDeployment, "--replicas=2")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() {
+			_, err := kubectl("-n", operatorNamespace, "scale", "deployment", operatorDeployment, "--replicas=1")
+			Expect(err).NotTo(HaveOccurred())
+			_, err = kubectl("-n", operatorNamespace, "rollout", "status", "deployment", operatorDeployment, "--timeout=180s")
+			Expect(err).NotTo(HaveOccurred())
+		})
+		_, err = kubectl("-n", operatorNamespace, "rollout", "status", "deployment", operatorDeployment, "--timeout=180s")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(kubectl("-n", operatorNamespace, "get", "pods", "-l", "control-plane=controller-manager",
+			"--field-selector=status.phase=Running", "-o", "name")).To(WithTransform(strings.Fields, HaveLen(2)))
+
+		// 20 results one after another, each answer's code printed; curl does not retry.
+		nodeJob("replicas", "PodIP", curlImage, `        command:
+        - sh
+        - -c
+        - |
+          for i in $(seq 1 20); do
+            curl -sS -o /dev/null -w '%{http_code}\n' -X POST \
+              --data "{\"test\": [{\"value\": $i, \"labels\": {\"label_a\": \"seq\", \"label_b\": \"n\"}}]}" \
+              ${CALLBACK_SERVICE_RESULT_URL}
+          done
+`)
+		run, execID := finishedRun("replicas")
+		logs, err := kubectl("-n", ns, "logs", "-l", "batch.cs.sap.com/nodejobrun-name="+run)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.Fields(logs)).To(And(HaveLen(20), HaveEach("200")), "every answer")
+		Expect(scrapeMetrics(ns)).To(ContainSubstring(series("replicas", execID, "20")))
+	})
+
 	It("every result answered 200 while the manager pod is deleted is in the store and on /metrics, "+
 		"also after another restart", func() {
 		const jobs, perJob = 4, 50
