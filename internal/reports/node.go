@@ -25,6 +25,7 @@ import (
 	"path"
 	"path/filepath"
 	"sync"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -66,7 +67,9 @@ type SelectedNode struct {
 
 // NodeRecord is the state of one node of a run. The run controller writes
 // the phase, the pod and the logs; the results API writes what the node sent.
-// Each writes only its own fields, through UpdateNode.
+// Each writes only its own fields, through UpdateNode, to nodes/<node>/node.json;
+// ResultReceived and ResultTime are not written there but derived from the
+// node's result.json, whose durable write is the receipt (PutResultAt).
 type NodeRecord struct {
 	// Name is the node's name.
 	Name string `json:"name"`
@@ -85,9 +88,9 @@ type NodeRecord struct {
 	StartTime *metav1.Time `json:"startTime,omitempty"`
 	// CompletionTime is when the node's outcome was recorded.
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
-	// ResultReceived is true once a result of the node has been stored.
+	// ResultReceived is true once a result of the node has been stored: nodes/<node>/result.json exists.
 	ResultReceived bool `json:"resultReceived,omitempty"`
-	// ResultTime is when the last result was stored.
+	// ResultTime is when the last result was stored: the modification time of result.json.
 	ResultTime *metav1.Time `json:"resultTime,omitempty"`
 	// Files is the number of files the node has stored.
 	Files int `json:"files,omitempty"`
@@ -114,9 +117,34 @@ type runRecords struct {
 	loaded    bool
 	selection []SelectedNode
 	hasSel    bool
-	nodes     map[string]NodeRecord
-	locks     map[string]*sync.Mutex
-	outcome   *RunOutcome
+	// nodes are the records as node.json holds them, without the result fields.
+	nodes map[string]NodeRecord
+	// results holds the time of each node's stored result (the modification time of its result.json).
+	results map[string]time.Time
+	locks   map[string]*sync.Mutex
+	outcome *RunOutcome
+}
+
+// view is the record of a node as readers see it: node.json with the result
+// fields of result.json. ok is false when the node has neither. The caller
+// holds rr.mu.
+func (rr *runRecords) view(node string) (NodeRecord, bool) {
+	rec, ok := rr.nodes[node]
+	at, received := rr.results[node]
+	if !ok {
+		rec = NodeRecord{Name: node}
+	}
+	rec.ResultReceived, rec.ResultTime = received, nil
+	if received {
+		rec.ResultTime = &metav1.Time{Time: at}
+	}
+	return rec, ok || received
+}
+
+// withoutResult returns rec without the fields derived from result.json.
+func withoutResult(rec NodeRecord) NodeRecord {
+	rec.ResultReceived, rec.ResultTime = false, nil
+	return rec
 }
 
 // records returns the loaded records of a run.
@@ -135,6 +163,7 @@ func (s *FileStore) records(runRel string) (*runRecords, error) {
 		return rr, nil
 	}
 	rr.nodes, rr.locks, rr.selection, rr.hasSel = map[string]NodeRecord{}, map[string]*sync.Mutex{}, nil, false
+	rr.results = map[string]time.Time{}
 	data, err := s.root.ReadFile(filepath.Join(runRel, SelectionFileName))
 	switch {
 	case err == nil:
@@ -171,7 +200,23 @@ func (s *FileStore) records(runRel string) (*runRecords, error) {
 		}
 		// A record counts only in its own directory.
 		if node := path.Base(path.Dir(p)); rec.Name == node {
-			rr.nodes[node] = rec
+			rr.nodes[node] = withoutResult(rec)
+		}
+	}
+	paths, err = fs.Glob(s.root.FS(), path.Join(filepath.ToSlash(runRel), "nodes", "*", ResultFileName))
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range paths {
+		info, err := s.root.Lstat(filepath.FromSlash(p))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", p, err)
+		}
+		if info.Mode().IsRegular() {
+			rr.results[path.Base(path.Dir(p))] = info.ModTime()
 		}
 	}
 	rr.loaded = true
@@ -284,8 +329,11 @@ func (s *FileStore) Nodes(loc RunLocation) (map[string]NodeRecord, error) {
 	rr.mu.Lock()
 	defer rr.mu.Unlock()
 	out := make(map[string]NodeRecord, len(rr.nodes))
-	for k, v := range rr.nodes {
-		out[k] = v
+	for k := range rr.nodes {
+		out[k], _ = rr.view(k)
+	}
+	for k := range rr.results {
+		out[k], _ = rr.view(k)
 	}
 	return out, nil
 }
@@ -298,8 +346,23 @@ func (s *FileStore) Node(loc RunLocation, node string) (NodeRecord, bool, error)
 	}
 	rr.mu.Lock()
 	defer rr.mu.Unlock()
-	rec, ok := rr.nodes[node]
+	rec, ok := rr.view(node)
 	return rec, ok, nil
+}
+
+// noteResult records that the result of a node, stored at, is in place.
+func (s *FileStore) noteResult(runRel, node string, at time.Time) error {
+	rr, err := s.records(runRel)
+	if err != nil {
+		return err
+	}
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	// Results of one node stored at the same moment: the time only moves forward.
+	if prev, ok := rr.results[node]; !ok || at.After(prev) {
+		rr.results[node] = at
+	}
+	return nil
 }
 
 // UpdateNode applies change to the record of a node (a new one has only its
@@ -309,7 +372,8 @@ func (s *FileStore) Node(loc RunLocation, node string) (NodeRecord, bool, error)
 // an error, nothing is written and the error is returned.
 //
 // change gets a copy: it replaces the time pointers rather than writing
-// through them.
+// through them. ResultReceived and ResultTime come from the node's
+// result.json (PutResultAt); changes to them are ignored.
 func (s *FileStore) UpdateNode(loc RunLocation, node string, change func(*NodeRecord) error) (NodeRecord, error) {
 	runRel, err := loc.rel()
 	if err != nil {
@@ -335,31 +399,58 @@ func (s *FileStore) UpdateNode(loc RunLocation, node string, change func(*NodeRe
 	defer lock.Unlock()
 	rr.mu.Lock()
 	cur, ok := rr.nodes[node]
+	view, _ := rr.view(node)
 	rr.mu.Unlock()
 	if !ok {
 		cur = NodeRecord{Name: node}
 	}
-	next := cur
+	next := view
 	if err := change(&next); err != nil {
-		return cur, err
+		return view, err
 	}
+	next = withoutResult(next)
 	next.Name = node
 	before, _ := json.Marshal(cur)
 	data, err := json.Marshal(next)
 	if err != nil {
-		return cur, err
+		return view, err
 	}
-	if ok && bytes.Equal(before, data) {
-		return cur, nil
-	}
-	if err := s.root.MkdirAll(dirRel, dirMode); err != nil {
-		return cur, fmt.Errorf("creating %s: %w", dirRel, err)
-	}
-	if err := s.replace(filepath.Join(dirRel, NodeRecordFileName), data); err != nil {
-		return cur, err
+	if !ok || !bytes.Equal(before, data) {
+		if err := s.root.MkdirAll(dirRel, dirMode); err != nil {
+			return view, fmt.Errorf("creating %s: %w", dirRel, err)
+		}
+		if err := s.replace(filepath.Join(dirRel, NodeRecordFileName), data); err != nil {
+			return view, err
+		}
 	}
 	rr.mu.Lock()
+	defer rr.mu.Unlock()
 	rr.nodes[node] = next
+	view, _ = rr.view(node)
+	return view, nil
+}
+
+// recordView returns the record of a node as Node does, encoded as JSON, and
+// its time: the later of node.json's and the result's. ok is false when the
+// node has no record.
+func (s *FileStore) recordView(runRel, node string, fileTime time.Time) ([]byte, time.Time, bool, error) {
+	rr, err := s.records(runRel)
+	if err != nil {
+		return nil, time.Time{}, false, err
+	}
+	rr.mu.Lock()
+	_, ok := rr.nodes[node]
+	rec, _ := rr.view(node)
 	rr.mu.Unlock()
-	return next, nil
+	if !ok {
+		return nil, time.Time{}, false, nil
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return nil, time.Time{}, false, err
+	}
+	if rec.ResultTime != nil && rec.ResultTime.After(fileTime) {
+		fileTime = rec.ResultTime.Time
+	}
+	return data, fileTime, true, nil
 }

@@ -40,16 +40,52 @@ type Entry struct {
 	Dir bool `json:"dir"`
 }
 
-// Opened is what Open found: a directory listing, or an open regular file.
+// Opened is what Open found: a directory listing, an open regular file, or a
+// node's record.
 type Opened struct {
 	// Entries lists a directory; nil for a file.
 	Entries []Entry
-	// File is the open file; the caller closes it. Nil for a directory.
+	// File is the open file; the caller closes it. Nil for a directory and a node's record.
 	File *os.File
-	// Info describes the open file.
+	// Record is the content of a node's node.json as the store reads the record (Node), with the result
+	// fields derived from result.json; nil otherwise.
+	Record []byte
+	// Info describes the open file, or the record: its size and its time, the later of node.json's and the
+	// result's.
 	Info fs.FileInfo
 	// Name is the base name of the file.
 	Name string
+}
+
+// IsDir reports whether Open found a directory.
+func (o *Opened) IsDir() bool { return o.File == nil && o.Record == nil }
+
+// recordInfo describes a node's record as Open serves it.
+type recordInfo struct {
+	fs.FileInfo
+	size    int64
+	modTime time.Time
+}
+
+func (i recordInfo) Size() int64        { return i.size }
+func (i recordInfo) ModTime() time.Time { return i.modTime }
+
+// nodeOfRecord returns the node whose record rel (relative to the root) is, if it is one: <run>/nodes/<node>/node.json.
+func nodeOfRecord(runRel, rel string) (string, bool) {
+	dir, name := filepath.Split(rel)
+	if name != NodeRecordFileName {
+		return "", false
+	}
+	return nodeOfDir(runRel, filepath.Clean(dir))
+}
+
+// nodeOfDir returns the node whose directory rel (relative to the root) is, if it is one: <run>/nodes/<node>.
+func nodeOfDir(runRel, rel string) (string, bool) {
+	parent, node := filepath.Split(rel)
+	if filepath.Clean(parent) != filepath.Join(runRel, "nodes") || !validElement(node) {
+		return "", false
+	}
+	return node, true
 }
 
 // HasRun reports whether the report directory of a run exists.
@@ -85,7 +121,32 @@ func (s *FileStore) Open(loc RunLocation, rest string) (*Opened, error) {
 		if err != nil {
 			return nil, err
 		}
+		if node, ok := nodeOfDir(runRel, rel); ok {
+			// A node's record is listed as it is served.
+			for i := range entries {
+				if entries[i].Name != NodeRecordFileName || entries[i].Dir {
+					continue
+				}
+				data, at, ok, err := s.recordView(runRel, node, entries[i].ModTime)
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					entries[i].Size, entries[i].ModTime = int64(len(data)), at.UTC()
+				}
+			}
+		}
 		return &Opened{Entries: entries}, nil
+	}
+	if node, ok := nodeOfRecord(runRel, rel); ok {
+		data, at, ok, err := s.recordView(runRel, node, info.ModTime())
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return &Opened{Record: data, Info: recordInfo{FileInfo: info, size: int64(len(data)), modTime: at},
+				Name: NodeRecordFileName}, nil
+		}
 	}
 	f, err := s.root.Open(rel)
 	if err != nil {

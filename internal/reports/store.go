@@ -307,7 +307,13 @@ func (s *FileStore) existingSize(rel string) (int64, bool, error) {
 }
 
 // PutResult stores the result body of a node as nodes/<node>/result.json,
-// replacing the earlier one. It is 413 when the run would exceed maxRunStorage.
+// replacing the earlier one. It is 413 when the run would exceed
+// maxRunStorage.
+//
+// This one durable write is also the node's receipt: once it returns, the
+// file is synced, renamed into place and its directory synced, and the node's
+// record says resultReceived, with the file's modification time as
+// resultTime (see NodeRecord); no other file is written.
 func (s *FileStore) PutResult(loc RunLocation, node string, data []byte, maxRunStorage int64) error {
 	runRel, err := loc.rel()
 	if err != nil {
@@ -325,15 +331,35 @@ func (s *FileStore) PutResult(loc RunLocation, node string, data []byte, maxRunS
 	if err != nil {
 		return err
 	}
-	defer func() { _ = s.root.Remove(tmpRel) }()
+	renamed := false
+	defer func() {
+		if !renamed {
+			_ = s.root.Remove(tmpRel)
+		}
+	}()
 	if _, err := f.Write(data); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("writing result: %w", err)
 	}
-	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+	// The modification time is the result's time; the sync makes it durable with the data.
+	info, err := f.Stat()
+	if err = errors.Join(err, f.Sync(), f.Close()); err != nil {
 		return fmt.Errorf("writing result: %w", err)
 	}
+	if err := s.renameResult(loc, runRel, dirRel, tmpRel, finalRel, int64(len(data)), maxRunStorage); err != nil {
+		return err
+	}
+	renamed = true
+	// The run's usage is no longer locked: results of different nodes sync their directories in parallel.
+	if err := s.syncDir(dirRel); err != nil {
+		return fmt.Errorf("storing result: %w", err)
+	}
+	return s.noteResult(runRel, node, info.ModTime())
+}
 
+// renameResult moves a written result into place if the run's storage allows it, and counts its bytes.
+// The node's directory is created when the rename finds it missing, which spares looking for it every time.
+func (s *FileStore) renameResult(loc RunLocation, runRel, dirRel, tmpRel, finalRel string, size, maxRunStorage int64) error {
 	u, err := s.usage(runRel)
 	if err != nil {
 		return err
@@ -343,19 +369,20 @@ func (s *FileStore) PutResult(loc RunLocation, node string, data []byte, maxRunS
 	if err != nil {
 		return err
 	}
-	if total := u.bytes - old + int64(len(data)); total > maxRunStorage {
+	if total := u.bytes - old + size; total > maxRunStorage {
 		return newError(ErrTooLarge, nil, "run %s would hold %d bytes; maxRunStorage is %d", loc.Run, total, maxRunStorage)
 	}
-	if err := s.root.MkdirAll(dirRel, dirMode); err != nil {
-		return fmt.Errorf("creating %s: %w", dirRel, err)
+	err = s.root.Rename(tmpRel, finalRel)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := s.root.MkdirAll(dirRel, dirMode); err != nil {
+			return fmt.Errorf("creating %s: %w", dirRel, err)
+		}
+		err = s.root.Rename(tmpRel, finalRel)
 	}
-	if err := s.root.Rename(tmpRel, finalRel); err != nil {
+	if err != nil {
 		return fmt.Errorf("storing result: %w", err)
 	}
-	u.bytes += int64(len(data)) - old
-	if err := s.syncDir(dirRel); err != nil {
-		return fmt.Errorf("storing result: %w", err)
-	}
+	u.bytes += size - old
 	return nil
 }
 

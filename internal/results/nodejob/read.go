@@ -17,9 +17,11 @@ limitations under the License.
 package nodejob
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"path/filepath"
@@ -214,11 +216,15 @@ func serve(store *reports.FileStore, loc reports.RunLocation, rest string) (*res
 	if err != nil {
 		return nil, fromStore(err)
 	}
-	if o.File == nil {
+	if o.IsDir() {
 		return results.OK(o.Entries), nil
 	}
+	var content io.Reader = o.File
+	if o.Record != nil {
+		content = bytes.NewReader(o.Record)
+	}
 	return &results.Response{
-		Content:       o.File,
+		Content:       content,
 		ContentLength: o.Info.Size(),
 		Header: http.Header{
 			"Content-Type":        {contentTypeOf(o.Name)},

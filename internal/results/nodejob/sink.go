@@ -42,10 +42,11 @@ import (
 const ReportingController = "jobkeeper"
 
 // StoreSink takes the validated reports of NodeJob pods (NJ-26 to NJ-30): it
-// records them durably in the report store (the result body and the node's
-// record), keeps series in the metrics registry, creates the Events the pods
-// send, and notes the run as changed so that the run controller, the only
-// writer of the run's status, updates its counts. It never writes the run.
+// records them durably in the report store (the result body, which is also
+// the node's receipt, and the node's record), keeps series in the metrics
+// registry, creates the Events the pods send, and notes the run as changed so
+// that the run controller, the only writer of the run's status, updates its
+// counts. It never writes the run.
 type StoreSink struct {
 	// Client reads NodeJobs from the cache and creates Events.
 	Client client.Client
@@ -73,20 +74,15 @@ func (s *StoreSink) now() metav1.Time {
 	return metav1.NewTime(s.Clock.Now())
 }
 
-// Result stores a node's result and records it in the node's record, both
-// synced to disk before it returns, then replaces the node's series (NJ-26).
+// Result stores a node's result, synced to disk before it returns, then
+// replaces the node's series (NJ-26). The stored result.json is also the
+// receipt: from then on the node's record says resultReceived, with the time
+// the result was written (reports.FileStore.PutResult), without a second write.
 func (s *StoreSink) Result(ctx context.Context, t *Target, r *Result) error {
 	if err := s.declare(ctx, t.Run); err != nil {
 		return err
 	}
 	if err := s.Store.PutResult(t.Location, t.Node, r.Raw, t.Limits.MaxRunStorage); err != nil {
-		return err
-	}
-	now := s.now()
-	if _, err := s.Store.UpdateNode(t.Location, t.Node, func(rec *reports.NodeRecord) error {
-		rec.ResultReceived, rec.ResultTime = true, &now
-		return nil
-	}); err != nil {
 		return err
 	}
 	s.Metrics.SetResult(t.Run, t.Node, seriesOf(r))
