@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -32,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	batchcontroller "github.com/jobkeeper/jobkeeper/internal/controller/batch"
 )
 
 // configFanOut is B5: one ConfigMap referenced by N QuarksJobs changes; the time until N new Jobs exist, next to
@@ -134,8 +136,11 @@ func (s *suite) configFanOut(ctx context.Context) error {
 	return nil
 }
 
-// nodeJobRun is B7: a NodeJob on N simulated nodes, parallelism 50, pods that run podTime; the run's duration next
-// to the ideal ceil(N/50) × podTime.
+// b7Parallelism is the parallelism of B7's NodeJob.
+const b7Parallelism = 100
+
+// nodeJobRun is B7: a NodeJob on BENCH_NODES simulated nodes, parallelism 100, pods that run podTime; the run's
+// duration next to the ideal ceil(nodes/100) × podTime, and the size of the run object when it has ended.
 func (s *suite) nodeJobRun(ctx context.Context) error {
 	cl, err := startCluster(ctx, s.dir)
 	if err != nil {
@@ -148,18 +153,24 @@ func (s *suite) nodeJobRun(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n, parallelism, podTime := s.cfg.n, 50, s.cfg.podTime
+	n, parallelism, podTime := s.cfg.nodes, b7Parallelism, s.cfg.podTime
 	log.Printf("B7 setup: %d nodes", n)
 	if err := cl.createNodes(ctx, "b7", n); err != nil {
 		return err
 	}
-	m, err := cl.startManager(ctx, s.bin, "nodejob")
+	bin := s.bin
+	if n > batchcontroller.DefaultMaxNodesPerRun {
+		// A run of more nodes than the default limit is refused (TooManyNodes): raise the limit as an operator
+		// running such a run would.
+		bin.args = append(slices.Clone(bin.args), fmt.Sprintf("--max-nodes-per-run=%d", n))
+	}
+	m, err := cl.startManager(ctx, bin, "nodejob")
 	if err != nil {
 		return err
 	}
 	defer m.stop()
 	ideal := time.Duration(math.Ceil(float64(n)/float64(parallelism))) * podTime
-	var figures, ideals series
+	var figures, ideals, sizes series
 	for r := range s.cfg.repeat {
 		ns := fmt.Sprintf("b7-%d", r)
 		if err := cl.namespace(ctx, ns); err != nil {
@@ -186,7 +197,13 @@ func (s *suite) nodeJobRun(ctx context.Context) error {
 			log.Printf("B7 rep %d, manager: %s", r, activity(before, after))
 		}
 		took := end.Sub(t0)
-		log.Printf("B7 rep %d: run %s after %s (ideal %s)", r, phase, took.Round(time.Millisecond), ideal)
+		size, err := cl.runSize(ctx, ns)
+		if err != nil {
+			return err
+		}
+		sizes = append(sizes, float64(size)/1024)
+		log.Printf("B7 rep %d: run %s after %s (ideal %s), run object %d bytes", r, phase, took.Round(time.Millisecond),
+			ideal, size)
 		if phase != batchv1alpha1.NodeJobRunPhaseSucceeded {
 			figures = append(figures, math.NaN())
 		} else {
@@ -198,7 +215,25 @@ func (s *suite) nodeJobRun(ctx context.Context) error {
 	s.add(row{bench: "B7", figure: fmt.Sprintf("NodeJob run on %d nodes, parallelism %d, pods of %s", n, parallelism, podTime),
 		unit: unitSeconds, values: figures, limitName: "ideal ⌈nodes/parallelism⌉ × pod time", limit: ideals,
 		target: "≤ 1.2×", check: func(_, q float64) bool { return q <= 1.2 }})
+	s.add(row{bench: "B7", figure: "  NodeJobRun object at the end (JSON from the API server)", unit: unitKiB,
+		values: sizes, target: "< 64 KiB", check: func(v, _ float64) bool { return v < 64 }})
 	return nil
+}
+
+// runSize returns the size in bytes of the JSON of the NodeJobRun in ns as the API server sends it.
+func (cl *cluster) runSize(ctx context.Context, ns string) (int, error) {
+	var runs batchv1alpha1.NodeJobRunList
+	if err := cl.c.List(ctx, &runs, client.InNamespace(ns)); err != nil {
+		return 0, err
+	}
+	if len(runs.Items) != 1 {
+		return 0, fmt.Errorf("%d runs in %s, want 1", len(runs.Items), ns)
+	}
+	data, err := cl.cs.Discovery().RESTClient().Get().
+		AbsPath("/apis", batchv1alpha1.GroupVersion.Group, batchv1alpha1.GroupVersion.Version, "namespaces", ns,
+			"nodejobruns", runs.Items[0].Name).
+		SetHeader("Accept", "application/json").DoRaw(ctx)
+	return len(data), err
 }
 
 // waitRun waits until the NodeJobRun in ns ends and returns when the benchmark saw that, and its phase.

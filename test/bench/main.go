@@ -22,7 +22,8 @@ limitations under the License.
 // Environment:
 //
 //	BENCH          benchmarks to run, e.g. B1,B6 (default all: B1..B7)
-//	BENCH_N        scale: objects per burst, nodes of B7 (default 1000); B4 adds 10×N Secrets and 10×N ConfigMaps
+//	BENCH_N        scale: objects per burst (default 1000); B4 adds 10×N Secrets and 10×N ConfigMaps
+//	BENCH_NODES    nodes of B7 (default 5×BENCH_N)
 //	BENCH_REPEAT   repetitions of every measurement (default 3)
 //	BENCH_IDLE     idle window of B3 (default 60s)
 //	BENCH_POD_TIME how long a simulated NodeJob pod runs in B7 (default 3s)
@@ -55,6 +56,7 @@ import (
 // config is what the environment asks for.
 type config struct {
 	n          int
+	nodes      int
 	repeat     int
 	selected   map[string]bool
 	idle       time.Duration
@@ -71,6 +73,9 @@ func loadConfig() (config, error) {
 	var err error
 	if c.n, err = strconv.Atoi(cmp.Or(os.Getenv("BENCH_N"), "1000")); err != nil || c.n < 1 {
 		return c, fmt.Errorf("BENCH_N: want a positive number, got %q", os.Getenv("BENCH_N"))
+	}
+	if c.nodes, err = strconv.Atoi(cmp.Or(os.Getenv("BENCH_NODES"), strconv.Itoa(5*c.n))); err != nil || c.nodes < 1 {
+		return c, fmt.Errorf("BENCH_NODES: want a positive number, got %q", os.Getenv("BENCH_NODES"))
 	}
 	if c.repeat, err = strconv.Atoi(cmp.Or(os.Getenv("BENCH_REPEAT"), "3")); err != nil || c.repeat < 1 {
 		return c, fmt.Errorf("BENCH_REPEAT: want a positive number, got %q", os.Getenv("BENCH_REPEAT"))

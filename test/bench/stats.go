@@ -83,6 +83,7 @@ const (
 	unitPerMin  unit = "/min"
 	unitPerSec  unit = "/s"
 	unitMiB     unit = "MiB"
+	unitKiB     unit = "KiB"
 	unitCPU     unit = "CPU-s/min"
 	unitCount   unit = ""
 )
@@ -104,6 +105,8 @@ func (u unit) format(v float64) string {
 		return fmt.Sprintf("%.2f CPU-s/min", v)
 	case unitMiB:
 		return fmt.Sprintf("%.1f MiB", v)
+	case unitKiB:
+		return fmt.Sprintf("%.1f KiB", v)
 	default:
 		return fmt.Sprintf("%.0f", v)
 	}
