@@ -66,6 +66,17 @@ test-unit: manifests generate fmt vet envtest helm ## Run unit and envtest integ
 .PHONY: test-e2e
 test-e2e: test-e2e-cluster ## Run the e2e suite on the local cluster (root; brings it up and down unless it is up).
 
+# K8S_COMPAT is the older Kubernetes minor test-compat runs against; hack/k8s-<minor> pins its version.
+K8S_COMPAT ?= 1.29
+COMPAT_DIR = $(shell K8S_MODULE=hack/k8s-$(K8S_COMPAT) hack/build-k8s.sh --print-dir)
+
+.PHONY: test-compat
+test-compat: ## Install the CRDs of config/crd/bases on the API server of K8S_COMPAT (default 1.29, built from hack/k8s-<minor> into bin/k8s/<version>) and check their validation rules.
+	hack/build-k8s.sh etcd
+	K8S_MODULE=hack/k8s-$(K8S_COMPAT) hack/build-k8s.sh kube-apiserver
+	KUBEBUILDER_ASSETS="$(COMPAT_DIR)" TEST_ASSET_ETCD="$(ENVTEST_DIR)/etcd" K8S_COMPAT="$(K8S_COMPAT)" \
+		go test -tags compat -count=1 -v ./test/compat
+
 .PHONY: bench
 bench: envtest ## Run the benchmarks on a local control plane and print the table (BENCH=B1,B6 selects, BENCH_N=100 scales; see docs/performance.md).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run -tags bench ./test/bench

@@ -4,13 +4,15 @@
 #
 # The versions are pinned by the wrapper modules hack/k8s (k8s.io/kubernetes with
 # every staging module replaced by its published v0.x release) and hack/etcd.
+# K8S_MODULE=hack/k8s-1.29 selects another wrapper module (the compatibility test's
+# older Kubernetes); its binaries go to bin/k8s/<its version>/.
 #
 # usage: hack/build-k8s.sh [component ...]   (default: the envtest set)
 #        hack/build-k8s.sh --print-dir        prints the directory and builds nothing
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-k8s_mod=$root/hack/k8s
+k8s_mod=$root/${K8S_MODULE:-hack/k8s}
 etcd_mod=$root/hack/etcd
 
 k8s_version=$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$k8s_mod/go.mod")
