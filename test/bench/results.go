@@ -641,32 +641,29 @@ func (b *resultsBench) load(ctx context.Context, clients, total int) (loadResult
 	return b.loadN(ctx, clients, total, loadWindow)
 }
 
-// warmUp posts one result for every pod until it is answered 200, as a pod retries after a 429 (the tokens of all
-// pods come from one address here, whose bucket of token reviews is bounded). It returns the number of requests
-// sent.
+// warmUp posts one result for every pod, all pods at once, each until it is answered 200, as a pod retries after a
+// 429 (the tokens of all pods come from one address here, whose bucket of token reviews is bounded). It returns
+// the number of requests sent.
 func (b *resultsBench) warmUp(ctx context.Context) (int, error) {
-	sent := 0
-	for i := range b.nodes {
+	var sent atomic.Int64
+	_, err := drive(len(b.nodes), len(b.nodes), time.Minute, func(c int) (int, error) {
 		for {
-			res, err := drive(1, 1, time.Minute, func(int) (int, error) { return b.post(ctx, i) })
-			if err != nil {
-				return sent, err
+			sent.Add(1)
+			code, err := b.post(ctx, c)
+			if err != nil || code == http.StatusOK {
+				return code, err
 			}
-			sent++
-			if res.failed == 0 {
-				break
-			}
-			if res.codes[http.StatusTooManyRequests] == 0 {
-				return sent, fmt.Errorf("warm-up of %s: answered %v", b.nodes[i], res.codes)
+			if code != http.StatusTooManyRequests {
+				return code, fmt.Errorf("warm-up of %s: answered %d", b.nodes[c], code)
 			}
 			select {
 			case <-ctx.Done():
-				return sent, ctx.Err()
+				return 0, ctx.Err()
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
-	}
-	return sent, nil
+	})
+	return int(sent.Load()), err
 }
 
 // loadN posts total results from clients pods at once, for at most window. Each body carries a new sequence
