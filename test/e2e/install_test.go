@@ -419,8 +419,19 @@ var _ = Describe("Install methods on the local cluster", Ordered, Serial, func()
 		before := snapshot(samplesNS)
 		imageID := managerImageID()
 
+		By("the CRDs alone with the release's metadata are not enough: helm refuses the other objects")
+		for _, crd := range crds {
+			_, err := kubectl("label", "crd", crd, "app.kubernetes.io/managed-by=Helm", "--overwrite")
+			Expect(err).NotTo(HaveOccurred())
+			_, err = kubectl("annotate", "crd", crd, "meta.helm.sh/release-name="+release,
+				"meta.helm.sh/release-namespace="+operatorNamespace, "--overwrite")
+			Expect(err).NotTo(HaveOccurred())
+		}
+		_, err := helm("install", release, chartDir, "-n", operatorNamespace, "-f", valuesFile, "--dry-run=server")
+		Expect(err).To(MatchError(ContainSubstring("exists and cannot be imported into the current release")))
+
 		By("labelling and annotating every object of dist/install.yaml for the release")
-		_, err := kubectl("label", "-f", installYAML, "app.kubernetes.io/managed-by=Helm", "--overwrite")
+		_, err = kubectl("label", "-f", installYAML, "app.kubernetes.io/managed-by=Helm", "--overwrite")
 		Expect(err).NotTo(HaveOccurred())
 		_, err = kubectl("annotate", "-f", installYAML, "meta.helm.sh/release-name="+release,
 			"meta.helm.sh/release-namespace="+operatorNamespace, "--overwrite")
