@@ -35,6 +35,7 @@ help: ## Display this help.
 manifests: controller-gen ## Generate WebhookConfiguration, ClusterRole and CustomResourceDefinition objects.
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd:generateEmbeddedObjectMeta=true webhook paths="./..." output:crd:artifacts:config=config/crd/bases
 	go run ./hack/crd-immutable config/crd/bases/quarks.cloudfoundry.org_quarksjobs.yaml config/crd/bases/batch.cs.sap.com_reactivejobs.yaml config/crd/bases/batch.cs.sap.com_nodejobs.yaml
+	go run ./hack/crd-descriptions config/crd/bases/*.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate code containing DeepCopy, DeepCopyInto, and DeepCopyObject method implementations.
