@@ -184,19 +184,18 @@ spec:
 		Expect(os.ReadFile(filepath.Join(runDir, "nodes", node, "files", "test.txt"))).To(BeEquivalentTo("file content"))
 		Expect(os.ReadFile(filepath.Join(runDir, "nodes", node, "logs", "main.log"))).To(ContainSubstring("result: 200"))
 
-		By("the node's record: its result, file, event and logs")
+		By("the node's record: its result (the durable result.json is the receipt), file, event and logs")
+		Expect(os.ReadFile(filepath.Join(runDir, "nodes", node, "result.json"))).To(MatchJSON(e2eResult))
 		data, err := os.ReadFile(filepath.Join(runDir, "nodes", node, "node.json"))
 		Expect(err).NotTo(HaveOccurred())
 		var rec struct {
-			Phase          string `json:"phase"`
-			ResultReceived bool   `json:"resultReceived"`
-			Files          int    `json:"files"`
-			Events         int    `json:"events"`
-			LogsSaved      bool   `json:"logsSaved"`
+			Phase     string `json:"phase"`
+			Files     int    `json:"files"`
+			Events    int    `json:"events"`
+			LogsSaved bool   `json:"logsSaved"`
 		}
 		Expect(json.Unmarshal(data, &rec)).To(Succeed())
 		Expect(rec.Phase).To(Equal("Succeeded"))
-		Expect(rec.ResultReceived).To(BeTrue())
 		Expect([]any{rec.Files, rec.Events, rec.LogsSaved}).To(Equal([]any{1, 1, true}))
 	})
 
