@@ -179,7 +179,7 @@ spec:
           done
 `)
 		run, execID := finishedRun("replicas")
-		logs, err := kubectl("-n", ns, "logs", "-l", "batch.cs.sap.com/nodejobrun-name="+run)
+		logs, err := kubectl("-n", ns, "logs", "-l", "batch.cs.sap.com/nodejobrun-name="+run, "--tail=-1")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(strings.Fields(logs)).To(And(HaveLen(20), HaveEach("200")), "every answer")
 		Expect(scrapeMetrics(ns)).To(ContainSubstring(series("replicas", execID, "20")))
