@@ -17,6 +17,8 @@ limitations under the License.
 package results_test
 
 import (
+	"time"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -76,6 +78,27 @@ var _ = Describe("NodeJob callerIdentity PodIP", Serial, func() {
 		other.Status.Phase = corev1.PodSucceeded
 		Expect(k8sClient.Status().Update(ctx, other)).To(Succeed())
 		Eventually(func() answer { return post(path, "", exampleResult) }).Should(haveCode(200))
+	})
+
+	It("waits for the cache to learn the address of a pod whose first request comes before its IP is reported", func() {
+		run := createRun(ns, "nj-29000000", executionID, []string{"node-a"}, byIP(batchv1alpha1.NodeJobCallerIdentityPodIP))
+		pod := createNodePod(run, "node-a")
+		patch := client.MergeFrom(pod.DeepCopy())
+		pod.Labels = map[string]string{batchv1alpha1.NodeJobRunNameLabel: run.Name}
+		Expect(k8sClient.Patch(ctx, pod, patch)).To(Succeed())
+		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, pod))).To(Succeed()) })
+		reported := make(chan error, 1)
+		go func() {
+			// The kubelet reports the IP a moment after the container started.
+			time.Sleep(300 * time.Millisecond)
+			pod.Status.Phase = corev1.PodRunning
+			pod.Status.PodIP = testSourceIP
+			pod.Status.PodIPs = []corev1.PodIP{{IP: testSourceIP}}
+			reported <- k8sClient.Status().Update(ctx, pod)
+		}()
+		Expect(post(reportPath("node-a", executionID, "result"), "", exampleResult)).To(haveCode(200))
+		Expect(<-reported).To(Succeed())
+		Expect(njSink.seriesOf(pod)).To(HaveLen(2))
 	})
 
 	It("needs a token for runs with callerIdentity Token, for host-network pods and for pods it did not record", func() {

@@ -142,6 +142,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	njRoutes, err = nodejob.New(mgr, nodejob.Options{
 		PodsByIP:    runPods,
+		AddressWait: time.Second,
 		ReportDir:   filepath.Join(GinkgoT().TempDir(), "reports"),
 		Sink:        njSink,
 		NewFileName: func() string { return "generated" },

@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,15 +39,50 @@ import (
 // whose callerIdentity is PodIP. The request then goes through the same
 // checks as a token's pod (Authorize): the pod must still exist with that UID
 // and be the pod the operator recorded for the node.
+//
+// A pod's first request can come before the cache has its IP: the kubelet
+// reports the IP in the pod's status while the containers already start. So
+// when no pod has the address yet, the lookup is repeated on the cache for up
+// to addressWait before the request is refused.
 func (r *Routes) podByAddress(ctx context.Context, req *http.Request) (results.Caller, error) {
 	addr, ok := sourceAddr(req)
 	if !ok {
 		return results.Caller{}, results.Unauthenticated("missing bearer token in the Authorization header")
 	}
+	wait := r.opts.AddressWait
+	if wait == 0 {
+		wait = DefaultAddressWait
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		caller, found, err := r.lookUpAddress(ctx, addr)
+		if err != nil || found {
+			return caller, err
+		}
+		if !time.Now().Before(deadline) {
+			return results.Caller{}, results.Unauthenticated("missing bearer token in the Authorization header "+
+				"(no running pod of a NodeJob with callerIdentity PodIP has address %s)", addr)
+		}
+		select {
+		case <-ctx.Done():
+			return results.Caller{}, results.Unauthenticated("missing bearer token in the Authorization header")
+		case <-time.After(addressPoll):
+		}
+	}
+}
+
+// DefaultAddressWait is how long a request without a token waits for the pod cache to learn its address.
+const DefaultAddressWait = 5 * time.Second
+
+// addressPoll is how often the pod cache is asked again while a request waits for its address.
+const addressPoll = 100 * time.Millisecond
+
+// lookUpAddress finds the one pod in the cache that may be identified by addr.
+func (r *Routes) lookUpAddress(ctx context.Context, addr string) (results.Caller, bool, error) {
 	var pods corev1.PodList
 	if err := r.opts.PodsByIP.List(ctx, &pods, client.MatchingFields{labelcache.PodIPIndex: addr},
 		client.UnsafeDisableDeepCopy); err != nil {
-		return results.Caller{}, results.FromAPIError(err, "the pods cannot be read")
+		return results.Caller{}, false, results.FromAPIError(err, "the pods cannot be read")
 	}
 	var found *corev1.Pod
 	for i := range pods.Items {
@@ -55,17 +91,16 @@ func (r *Routes) podByAddress(ctx context.Context, req *http.Request) (results.C
 			continue
 		}
 		if found != nil {
-			return results.Caller{}, results.Unauthenticated(
+			return results.Caller{}, false, results.Unauthenticated(
 				"more than one pod has address %s; send the pod's token (CALLBACK_SERVICE_TOKEN_FILE)", addr)
 		}
 		found = pod
 	}
 	if found == nil {
-		return results.Caller{}, results.Unauthenticated("missing bearer token in the Authorization header "+
-			"(no running pod of a NodeJob with callerIdentity PodIP has address %s)", addr)
+		return results.Caller{}, false, nil
 	}
 	return results.Caller{Namespace: found.Namespace, PodName: found.Name, PodUID: found.UID,
-		ServiceAccount: found.Spec.ServiceAccountName}, nil
+		ServiceAccount: found.Spec.ServiceAccountName}, true, nil
 }
 
 // identifiedByAddress says whether pod may be identified by its address: it

@@ -81,6 +81,9 @@ type Options struct {
 	// controller's). With it, a request without a token from a pod of a run with callerIdentity PodIP is
 	// identified by its source address; without it, every request needs a token.
 	PodsByIP client.Reader
+	// AddressWait is how long a request without a token waits for the pod cache to learn its source address (a
+	// pod's first request can come before the kubelet has reported its IP); DefaultAddressWait when 0.
+	AddressWait time.Duration
 	// RequestsPerMinute is the rate limit per pod; DefaultRequestsPerMinute when 0, none when negative.
 	RequestsPerMinute int
 	// AnyReplica lets every replica accept reports. Leave it false unless the report directory is shared and
