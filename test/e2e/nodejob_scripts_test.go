@@ -182,7 +182,7 @@ spec:
 		logs, err := kubectl("-n", ns, "logs", "-l", "batch.cs.sap.com/nodejobrun-name="+run, "--tail=-1")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(strings.Fields(logs)).To(And(HaveLen(20), HaveEach("200")), "every answer")
-		Expect(scrapeMetrics(ns)).To(ContainSubstring(series("replicas", execID, "20")))
+		Expect(scrapeLeaderMetrics(ns)).To(ContainSubstring(series("replicas", execID, "20")))
 	})
 
 	It("every result answered 200 while the manager pod is deleted is in the store and on /metrics, "+

@@ -55,6 +55,22 @@ func realNode() string {
 // scrapeMetrics reads the manager's /metrics from a pod of namespace ns whose service account is bound to
 // the metrics-reader role, as Prometheus would.
 func scrapeMetrics(ns string) string {
+	return scrapeMetricsAt(ns, "https://jobkeeper-controller-manager-metrics-service.jobkeeper-system.svc:8080/metrics")
+}
+
+// scrapeLeaderMetrics reads /metrics of the leading replica's pod, as Prometheus scrapes each pod: with more than
+// one replica, the metrics Service may pick one that does not lead, and only the leader holds the NodeJob series.
+func scrapeLeaderMetrics(ns string) string {
+	GinkgoHelper()
+	ip, err := kubectl("-n", operatorNamespace, "get", "pods", "-l", "control-plane=controller-manager,jobkeeper.io/leader=true",
+		"-o", "jsonpath={.items[0].status.podIP}")
+	Expect(err).NotTo(HaveOccurred())
+	Expect(ip).NotTo(BeEmpty(), "no pod carries the leader label")
+	return scrapeMetricsAt(ns, "https://"+ip+":8080/metrics")
+}
+
+// scrapeMetricsAt reads the metrics at url from a pod of namespace ns, as scrapeMetrics does.
+func scrapeMetricsAt(ns, url string) string {
 	name := fmt.Sprintf("scrape-%d", time.Now().UnixNano()%1_000_000)
 	manifest := fmt.Sprintf(`apiVersion: v1
 kind: Pod
@@ -67,9 +83,9 @@ spec:
   containers:
   - name: scrape
     image: %s
-    args: ["scrape:https://jobkeeper-controller-manager-metrics-service.jobkeeper-system.svc:8080/metrics"]
+    args: ["scrape:%s"]
     securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
-`, name, reporterImage)
+`, name, reporterImage, url)
 	_, err := kubectlIn(manifest, "-n", ns, "apply", "-f", "-")
 	Expect(err).NotTo(HaveOccurred())
 	Eventually(func() (string, error) {
