@@ -97,4 +97,3 @@ properties:
 		t.Errorf("after the walk:\n%s", got)
 	}
 }
-

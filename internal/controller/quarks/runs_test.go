@@ -362,7 +362,9 @@ var _ = Describe("QuarksJob runs under GitOps, restarts and stale caches", func(
 // failingStatus is a client whose status writes fail, as when the manager is stopped before its status write.
 type failingStatus struct{ client.Client }
 
-func (f failingStatus) Status() client.SubResourceWriter { return failingStatusWriter{f.Client.Status()} }
+func (f failingStatus) Status() client.SubResourceWriter {
+	return failingStatusWriter{f.Client.Status()}
+}
 
 type failingStatusWriter struct{ client.SubResourceWriter }
 
