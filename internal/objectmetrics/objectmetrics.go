@@ -31,7 +31,9 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -72,50 +74,36 @@ type object struct {
 	conditions      []metav1.Condition
 }
 
-// kind lists the objects of one kind.
+// kind is one kind exported: a new empty list of it, and the conditions of one of its objects.
 type kind struct {
-	name string
-	list func(ctx context.Context, r client.Reader) ([]object, error)
+	name       string
+	newList    func() client.ObjectList
+	conditions func(client.Object) []metav1.Condition
 }
 
 // kinds are the kinds exported, in the order of the scrape.
 var kinds = []kind{
-	{name: "QuarksJob", list: func(ctx context.Context, r client.Reader) ([]object, error) {
-		var l quarksv1alpha1.QuarksJobList
-		if err := r.List(ctx, &l, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, err
-		}
-		out := make([]object, 0, len(l.Items))
-		for i := range l.Items {
-			o := &l.Items[i]
-			out = append(out, object{o.Namespace, o.Name, o.Status.Conditions})
-		}
-		return out, nil
-	}},
-	{name: "ReactiveJob", list: func(ctx context.Context, r client.Reader) ([]object, error) {
-		var l batchv1alpha1.ReactiveJobList
-		if err := r.List(ctx, &l, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, err
-		}
-		out := make([]object, 0, len(l.Items))
-		for i := range l.Items {
-			o := &l.Items[i]
-			out = append(out, object{o.Namespace, o.Name, o.Status.Conditions})
-		}
-		return out, nil
-	}},
-	{name: "NodeJob", list: func(ctx context.Context, r client.Reader) ([]object, error) {
-		var l batchv1alpha1.NodeJobList
-		if err := r.List(ctx, &l, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, err
-		}
-		out := make([]object, 0, len(l.Items))
-		for i := range l.Items {
-			o := &l.Items[i]
-			out = append(out, object{o.Namespace, o.Name, o.Status.Conditions})
-		}
-		return out, nil
-	}},
+	{name: "QuarksJob", newList: func() client.ObjectList { return &quarksv1alpha1.QuarksJobList{} },
+		conditions: func(o client.Object) []metav1.Condition { return o.(*quarksv1alpha1.QuarksJob).Status.Conditions }},
+	{name: "ReactiveJob", newList: func() client.ObjectList { return &batchv1alpha1.ReactiveJobList{} },
+		conditions: func(o client.Object) []metav1.Condition { return o.(*batchv1alpha1.ReactiveJob).Status.Conditions }},
+	{name: "NodeJob", newList: func() client.ObjectList { return &batchv1alpha1.NodeJobList{} },
+		conditions: func(o client.Object) []metav1.Condition { return o.(*batchv1alpha1.NodeJob).Status.Conditions }},
+}
+
+// list reads the objects of the kind from r without copying them.
+func (k kind) list(ctx context.Context, r client.Reader) ([]object, error) {
+	l := k.newList()
+	if err := r.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	var out []object
+	err := apimeta.EachListItem(l, func(item runtime.Object) error {
+		o := item.(client.Object)
+		out = append(out, object{o.GetNamespace(), o.GetName(), k.conditions(o)})
+		return nil
+	})
+	return out, err
 }
 
 // Collector is a prometheus.Collector of jobkeeper_object_condition.
