@@ -88,8 +88,14 @@ spec:
 `, name, reporterImage, url)
 	_, err := kubectlIn(manifest, "-n", ns, "apply", "-f", "-")
 	Expect(err).NotTo(HaveOccurred())
-	Eventually(func() (string, error) {
-		return kubectl("-n", ns, "get", "pod", name, "-o", "jsonpath={.status.phase}")
+	Eventually(func(g Gomega) string {
+		phase, err := kubectl("-n", ns, "get", "pod", name, "-o", "jsonpath={.status.phase}")
+		g.Expect(err).NotTo(HaveOccurred())
+		if phase == "Failed" {
+			logs, _ := kubectl("-n", ns, "logs", name)
+			StopTrying("the scrape of " + url + " failed: " + logs).Now()
+		}
+		return phase
 	}).Should(Equal("Succeeded"))
 	out, err := kubectl("-n", ns, "logs", name)
 	Expect(err).NotTo(HaveOccurred())

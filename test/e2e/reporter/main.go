@@ -136,26 +136,49 @@ func post(ctx context.Context, c *client.Client, target, contentType string, hea
 }
 
 // scrape prints the body of an HTTPS GET with the pod's service-account token. The manager's metrics
-// certificate is not checked: the scenario checks what is served, not who serves it.
+// certificate is not checked: the scenario checks what is served, not who serves it. A refused connection or an
+// answer other than 200 is tried again for up to a minute: a Service's endpoints follow a new pod's readiness with a
+// delay, so right after a manager restart the first connection can find no endpoint.
 func scrape(ctx context.Context, target string) error {
 	token, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/token")
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	hc := &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec
+	}
+	for {
+		body, err := get(ctx, hc, target, strings.TrimSpace(string(token)))
+		if err == nil {
+			_, err = os.Stdout.Write(body)
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "reporter:", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// get returns the body of a GET of target answered 200.
+func get(ctx context.Context, hc *http.Client, target, token string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := hc.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", target, resp.Status)
+		return nil, fmt.Errorf("GET %s: %s", target, resp.Status)
 	}
-	_, err = io.Copy(os.Stdout, resp.Body)
-	return err
+	return io.ReadAll(resp.Body)
 }
