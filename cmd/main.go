@@ -50,6 +50,7 @@ import (
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
 	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
+	"github.com/jobkeeper/jobkeeper/internal/apimetrics"
 	batchcontroller "github.com/jobkeeper/jobkeeper/internal/controller/batch"
 	quarkscontroller "github.com/jobkeeper/jobkeeper/internal/controller/quarks"
 	"github.com/jobkeeper/jobkeeper/internal/leaderpod"
@@ -213,6 +214,8 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 		}
 	}
 
+	cfg = rest.CopyConfig(cfg)
+	apimetrics.Instrument(cfg)
 	mgr, watchers, err := newManager(cfg, &o)
 	if err != nil {
 		return err
