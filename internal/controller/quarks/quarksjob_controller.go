@@ -115,6 +115,9 @@ type QuarksJobReconciler struct {
 	// expectations hold back a reconcile until the cache shows this
 	// controller's last run record (see runProgress).
 	expectations *runs.Expectations
+	// refMemo holds the data of referenced ConfigMaps and Secrets by
+	// resourceVersion; nil reads them from the API server every time.
+	refMemo *refMemo
 }
 
 // runProgress is how far the runs of a QuarksJob have come: 2n while run n is
@@ -815,7 +818,7 @@ type resolvedRefs struct {
 	rename   map[string]string
 }
 
-// resolve reads every referenced ConfigMap and Secret from the API server;
+// resolve reads every referenced ConfigMap and Secret (see readReferenced);
 // versioned references resolve to the newest member of their series (QJ-12, QJ-15, QJ-16).
 func (r *QuarksJobReconciler) resolve(ctx context.Context, qj *quarksv1alpha1.QuarksJob) (*resolvedRefs, error) {
 	out := &resolvedRefs{rename: map[string]string{}}
@@ -852,25 +855,87 @@ func (r *QuarksJobReconciler) resolve(ctx context.Context, qj *quarksv1alpha1.Qu
 			}
 		}
 		res := podrefs.Resolved{Kind: ref.Kind, Name: name}
-		var obj client.Object = &corev1.ConfigMap{}
-		if ref.Kind == podrefs.Secret {
-			obj = &corev1.Secret{}
-		}
-		err := r.apiReader.Get(ctx, client.ObjectKey{Namespace: qj.Namespace, Name: name}, obj)
+		present, data, err := r.readReferenced(ctx, refKey{namespace: qj.Namespace, kind: ref.Kind, name: name})
 		switch {
-		case apierrors.IsNotFound(err):
+		case err != nil:
+			return nil, fmt.Errorf("reading %s %s: %w", ref.Kind, name, err)
+		case !present:
 			if !ref.Optional {
 				out.missing = append(out.missing, fmt.Sprintf("%s %s", ref.Kind, name))
 			}
-		case err != nil:
-			return nil, fmt.Errorf("reading %s %s: %w", ref.Kind, name, err)
 		default:
 			res.Present = true
-			res.Data = objectData(obj)
+			res.Data = data
 		}
 		out.resolved = append(out.resolved, res)
 	}
 	return out, nil
+}
+
+// readReferenced returns the data of a referenced ConfigMap or Secret, and
+// whether it exists. The data comes from the memo when the metadata cache
+// shows the resourceVersion it was read at; otherwise from the API server,
+// one reader at a time per object. An object the cache does not have (yet) is
+// read from the API server.
+func (r *QuarksJobReconciler) readReferenced(ctx context.Context, key refKey) (bool, map[string][]byte, error) {
+	if r.refMemo == nil {
+		return r.readLive(ctx, key)
+	}
+	for {
+		rv := r.cachedVersion(ctx, key)
+		if rv == "" {
+			return r.readLive(ctx, key)
+		}
+		if data, ok := r.refMemo.lookup(key, rv); ok {
+			return true, data, nil
+		}
+		release, wait := r.refMemo.claim(key)
+		if release == nil {
+			select {
+			case <-wait:
+				continue // the other reader may have read this version
+			case <-ctx.Done():
+				return false, nil, ctx.Err()
+			}
+		}
+		present, data, err := r.readLive(ctx, key)
+		release()
+		return present, data, err
+	}
+}
+
+// cachedVersion returns the resourceVersion of a ConfigMap or Secret in the
+// metadata cache, or "" when the cache does not have it.
+func (r *QuarksJobReconciler) cachedVersion(ctx context.Context, key refKey) string {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(string(key.kind)))
+	if err := r.Get(ctx, key.objectKey(), m); err != nil {
+		return ""
+	}
+	return m.ResourceVersion
+}
+
+// readLive reads a ConfigMap or Secret from the API server and remembers its data.
+func (r *QuarksJobReconciler) readLive(ctx context.Context, key refKey) (bool, map[string][]byte, error) {
+	var obj client.Object = &corev1.ConfigMap{}
+	if key.kind == podrefs.Secret {
+		obj = &corev1.Secret{}
+	}
+	err := r.apiReader.Get(ctx, key.objectKey(), obj)
+	switch {
+	case apierrors.IsNotFound(err):
+		if r.refMemo != nil {
+			r.refMemo.forget(key)
+		}
+		return false, nil, nil
+	case err != nil:
+		return false, nil, err
+	}
+	data := objectData(obj)
+	if r.refMemo != nil {
+		r.refMemo.store(key, obj.GetResourceVersion(), data)
+	}
+	return true, data, nil
 }
 
 // objectData returns the data and binaryData of a ConfigMap or Secret as one map.
@@ -926,6 +991,7 @@ func (r *QuarksJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	r.apiReader = mgr.GetAPIReader()
 	r.expectations = runs.NewExpectations()
+	r.refMemo = newRefMemo(refMemoBudget)
 
 	jobCache, err := labelcache.New(mgr, &batchv1.Job{}, quarksv1alpha1.QuarksJobNameLabel, r.Namespaces,
 		labelcache.Index{Field: jobOwnerIndex, Extract: func(o client.Object) []string {
@@ -953,8 +1019,8 @@ func (r *QuarksJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&quarksv1alpha1.QuarksJob{}, builder.WithPredicates(predicate.Or[client.Object](
 			predicate.GenerationChangedPredicate{}, runRequestChanged(), r.expectations.PendingPredicate()))).
 		WatchesRawSource(source.Kind(jobCache, &batchv1.Job{}, handler.TypedEnqueueRequestsFromMapFunc(quarksJobForJob))).
-		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.forReferenced("configmap"))).
-		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forReferenced("secret"))).
+		WatchesMetadata(&corev1.ConfigMap{}, forgetOnDelete{handler.EnqueueRequestsFromMapFunc(r.forReferenced("configmap")), r.refMemo, podrefs.ConfigMap}).
+		WatchesMetadata(&corev1.Secret{}, forgetOnDelete{handler.EnqueueRequestsFromMapFunc(r.forReferenced("secret")), r.refMemo, podrefs.Secret}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
 		Named("quarks-quarksjob").
 		Complete(r)
