@@ -78,6 +78,12 @@ type cluster struct {
 	managerKubeconfig string
 	managerConfig     *rest.Config
 	dir               string
+	// webhooks are the manager's admission webhooks of config/webhook/manifests.yaml, rewritten to reach the
+	// manager at https://127.0.0.1:<port> with the CA of the serving certificate in webhookCertDir; they are
+	// installed once the first manager is ready (see startManager).
+	webhooks          *envtest.WebhookInstallOptions
+	webhookCertDir    string
+	webhooksInstalled bool
 }
 
 func startCluster(ctx context.Context, dir string) (*cluster, error) {
@@ -85,8 +91,17 @@ func startCluster(ctx context.Context, dir string) (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	twins, err := twinCRDs()
+	if err != nil {
+		return nil, err
+	}
+	hooks, certDir, err := prepareWebhooks(dir)
+	if err != nil {
+		return nil, err
+	}
 	env := &envtest.Environment{
 		CRDDirectoryPaths:     utils.CRDPaths(),
+		CRDs:                  twins,
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
 	}
@@ -94,7 +109,7 @@ func startCluster(ctx context.Context, dir string) (*cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the control plane: %w", err)
 	}
-	cl := &cluster{env: env, dir: dir}
+	cl := &cluster{env: env, dir: dir, webhooks: hooks, webhookCertDir: certDir}
 	cfg.QPS, cfg.Burst = -1, 0 // as controller-runtime configures the manager: no client-side throttling
 	cl.cfg = cfg
 	if cl.c, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
@@ -195,9 +210,10 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// startManager runs the manager binary against the cluster, webhooks off, and waits until it is ready.
+// startManager runs the manager binary against the cluster, serving its admission webhooks, and waits until it is
+// ready (its webhook server included); the webhook configurations are installed then, when they are not yet.
 func (cl *cluster) startManager(ctx context.Context, bin managerBinary, name string) (*manager, error) {
-	var addrs [4]string
+	var addrs [3]string
 	for i := range addrs {
 		a, err := freeAddr()
 		if err != nil {
@@ -211,11 +227,11 @@ func (cl *cluster) startManager(ctx context.Context, bin managerBinary, name str
 	if err != nil {
 		return nil, err
 	}
-	_, webhookPort, _ := net.SplitHostPort(addrs[3])
 	args := []string{
 		"--kubeconfig=" + cl.managerKubeconfig,
-		"--enable-webhooks=false",
-		"--webhook-port=" + webhookPort,
+		"--enable-webhooks=true",
+		"--webhook-port=" + strconv.Itoa(cl.webhooks.LocalServingPort),
+		"--webhook-cert-path=" + cl.webhookCertDir,
 		"--metrics-bind-address=" + addrs[0],
 		"--metrics-secure=false",
 		"--health-probe-bind-address=" + addrs[1],
@@ -250,6 +266,10 @@ func (cl *cluster) startManager(ctx context.Context, bin managerBinary, name str
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				if err := cl.installWebhooks(); err != nil {
+					m.stop()
+					return nil, err
+				}
 				return m, nil
 			}
 		}

@@ -27,17 +27,19 @@ import (
 	"strconv"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
+	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
 	batchcontroller "github.com/jobkeeper/jobkeeper/internal/controller/batch"
 )
 
 // configFanOut is B5: one ConfigMap referenced by N QuarksJobs changes; the time until N new Jobs exist, next to
-// N Jobs created directly.
+// the plain client doing, 32 at once, what the change cannot avoid for N existing twins of those QuarksJobs:
+// create the new Job, write the status once.
 func (s *suite) configFanOut(ctx context.Context) error {
 	cl, err := startCluster(ctx, s.dir)
 	if err != nil {
@@ -78,24 +80,40 @@ func (s *suite) configFanOut(ctx context.Context) error {
 	}
 
 	var figures, plain series
+	reqs := requestTable{bench: "B5", object: fmt.Sprintf("%d QuarksJobs re-run by a ConfigMap change", n),
+		minimum: minimumFor("QuarksJob")}
 	for r := range s.cfg.repeat {
 		if _, err := m.settle(ctx, 3*time.Second, 2*time.Minute); err != nil {
 			log.Printf("B5: %v", err)
 		}
+		// The limit: the same N QuarksJobs exist as twins (created before the window, first run done), and the
+		// plain client does what a config change cannot avoid for each: create the new Job, write the status once.
 		pns := fmt.Sprintf("b5-plain-%d", r)
 		if err := cl.namespace(ctx, pns); err != nil {
 			return err
 		}
+		twins := make([]*unstructured.Unstructured, n)
+		spec := quarksJob(pns, "", cmName).Spec.Template.Spec
+		if err := parallel(ctx, n, func(i int) error {
+			u, _, err := cl.createQuarksJobTwin(ctx, pns, fmt.Sprintf("qj-%d", i), cmName)
+			twins[i] = u
+			return err
+		}); err != nil {
+			return fmt.Errorf("B5 plain: %w", err)
+		}
 		t0 := time.Now()
 		if err := parallel(ctx, n, func(i int) error {
-			return cl.c.Create(ctx, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("job-%d", i), Namespace: pns},
-				Spec: batchv1.JobSpec{BackoffLimit: new(int32(0)), Template: corev1.PodTemplateSpec{Spec: podSpec()}}})
+			return cl.quarksJobTwinRun(ctx, twins[i], spec, 2, quarksv1alpha1.RunTriggerConfigChange)
 		}); err != nil {
-			return err
+			return fmt.Errorf("B5 plain: %w", err)
 		}
+		done := time.Now()
 		last, err := tr.waitCount(ctx, pns, n)
 		if err != nil {
 			return err
+		}
+		if done.After(last) {
+			last = done
 		}
 		plain = append(plain, seconds(last.Sub(t0)))
 
@@ -114,8 +132,12 @@ func (s *suite) configFanOut(ctx context.Context) error {
 			return err
 		}
 		last, err = tr.waitCount(ctx, ns, seen+n)
+		if _, serr := m.settle(ctx, 2*time.Second, 2*time.Minute); serr != nil {
+			log.Printf("B5 rep %d: %v", r, serr)
+		}
 		if after, serr := m.scrape(); serr == nil {
 			log.Printf("B5 rep %d, manager: %s", r, activity(before, after))
+			reqs.perRep = append(reqs.perRep, requestsPerObject(before, after, n))
 		}
 		if err != nil {
 			log.Printf("B5 rep %d: %v", r, err)
@@ -131,8 +153,9 @@ func (s *suite) configFanOut(ctx context.Context) error {
 	}
 	s.prof.wait() // before the deferred stop of the manager
 	s.add(row{bench: "B5", figure: fmt.Sprintf("ConfigMap of %d QuarksJobs changed → %d new Jobs exist", n, n),
-		unit: unitSeconds, values: figures, limitName: fmt.Sprintf("plain client, %d Jobs", n), limit: plain,
-		target: "≤ 1.5×", check: func(_, q float64) bool { return q <= 1.5 }})
+		unit: unitSeconds, values: figures, limitName: fmt.Sprintf("plain client, minimal work of %d re-runs", n), limit: plain,
+		target: "≤ 1.3×", check: func(_, q float64) bool { return q <= 1.3 }})
+	s.requests = append(s.requests, reqs)
 	return nil
 }
 

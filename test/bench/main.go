@@ -108,6 +108,8 @@ type suite struct {
 	bin  managerBinary
 	prof *profiler
 	rows []row
+	// requests are the requests-per-object tables, in the order of the figures.
+	requests []requestTable
 }
 
 func (s *suite) add(r row) {
@@ -189,12 +191,15 @@ func run() error {
 	if err := printTable(os.Stdout, s.rows, false); err != nil {
 		return err
 	}
+	if err := printRequests(os.Stdout, s.requests, false); err != nil {
+		return err
+	}
 	if cfg.markdown != "" {
 		f, err := os.Create(cfg.markdown)
 		if err != nil {
 			return err
 		}
-		return errors.Join(printTable(f, s.rows, true), f.Close())
+		return errors.Join(printTable(f, s.rows, true), printRequests(f, s.requests, true), f.Close())
 	}
 	return nil
 }
