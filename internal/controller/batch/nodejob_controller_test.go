@@ -19,6 +19,7 @@ package batch
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -510,6 +511,30 @@ var _ = Describe("NodeJob controller", func() {
 		Expect(kstatusOf(getRun(name))).To(Equal(kstatus.CurrentStatus))
 	})
 
+	It("the reconcile that selects the nodes creates the first pods, without reading the run again", func() {
+		createNodes(ns, readyNodes(ns, 2)...)
+		stop() // a run reconciler that counts its reads of runs from the API server
+		var runReads atomic.Int32
+		stop = startNodeJobControllersWith(ns, clk, func(r *NodeJobRunReconciler) {
+			r.apiReader = countingReader{Reader: k8sClient, count: func(obj client.Object) {
+				if _, ok := obj.(*metav1.PartialObjectMetadata); ok {
+					runReads.Add(1)
+				}
+			}}
+		})
+		nj := newNodeJob(ns, "first")
+		nj.Spec.RunOnCreate = true
+		nj.Spec.Parallelism = new(intstr.FromInt32(1))
+		Expect(k8sClient.Create(ctx, nj)).To(Succeed())
+		name := scheduledRunName("first", getNJ(nj).CreationTimestamp.Time)
+		pods := waitPods(name, 1)
+		Expect(runReads.Load()).To(BeZero(), "the first pod waited for a second reconcile that reads the run")
+		// Later pods are started from the watch of the run and its pods, after reading the run again.
+		setPodPhase(&pods[0], corev1.PodSucceeded)
+		waitPods(name, 2)
+		Expect(runReads.Load()).To(BeNumerically(">", 0))
+	})
+
 	It("NJ-11, NJ-S2, NJ-S9: parallelism 2 on 5 nodes keeps at most 2 pods running and ends all 5", func() {
 		createNodes(ns, readyNodes(ns, 5)...)
 		nj := newNodeJob(ns, "par")
@@ -905,3 +930,14 @@ var _ = Describe("NodeJob controller", func() {
 		Consistently(func() []corev1.Pod { return podsOf(ns, name) }).WithTimeout(500 * time.Millisecond).Should(BeEmpty())
 	})
 })
+
+// countingReader is a client.Reader that reports each Get before passing it on.
+type countingReader struct {
+	client.Reader
+	count func(client.Object)
+}
+
+func (c countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	c.count(obj)
+	return c.Reader.Get(ctx, key, obj, opts...)
+}

@@ -160,6 +160,9 @@ type runState struct {
 	stop *runOutcome
 	// rebuilt is set when the store had lost the run's selection and the nodes were selected again.
 	rebuilt bool
+	// fresh is set when this reconcile's own status write, which carried the run's resourceVersion, succeeded:
+	// the run it holds is the version the API server holds, without reading it again.
+	fresh bool
 }
 
 // Reconcile moves a NodeJobRun towards its desired state.
@@ -201,7 +204,12 @@ func (r *NodeJobRunReconciler) reconcile(ctx context.Context, req ctrl.Request) 
 		if err := r.recordStop(s); err != nil {
 			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, r.writeStatus(ctx, run, s)
+		if err := r.writeStatus(ctx, run, s); err != nil || s.stop != nil {
+			return ctrl.Result{}, err
+		}
+		// The selection is recorded and the run has started: its first pods are created in this same reconcile,
+		// not after the watch brings the status write back.
+		s = &runState{loc: s.loc, fresh: s.fresh}
 	}
 
 	if ok, err := r.loadNodes(ctx, run, s); err != nil || !ok {
@@ -342,6 +350,7 @@ func (r *NodeJobRunReconciler) writeStatus(ctx context.Context, run *batchv1alph
 		if err := r.Status().Patch(ctx, run, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			return fmt.Errorf("patching status: %w", err)
 		}
+		s.fresh = true
 	}
 	r.syncMetrics(run, s)
 	return nil
@@ -615,8 +624,10 @@ func (r *NodeJobRunReconciler) startPods(ctx context.Context, run *batchv1alpha1
 		return nil
 	}
 	// A newer version of the run brings its own watch event.
-	if fresh, err := r.isFresh(ctx, run); err != nil || !fresh {
-		return err
+	if !s.fresh {
+		if fresh, err := r.isFresh(ctx, run); err != nil || !fresh {
+			return err
+		}
 	}
 	for i := range s.nodes {
 		if active >= limit || s.stop != nil {
@@ -874,7 +885,9 @@ func (r *NodeJobRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.ResultsAudience == "" {
 		r.ResultsAudience = DefaultResultsAudience
 	}
-	r.apiReader = mgr.GetAPIReader()
+	if r.apiReader == nil {
+		r.apiReader = mgr.GetAPIReader()
+	}
 	if r.Reports == nil {
 		dir, err := os.MkdirTemp("", "jobkeeper-reports-")
 		if err != nil {
