@@ -54,6 +54,7 @@ import (
 	batchcontroller "github.com/jobkeeper/jobkeeper/internal/controller/batch"
 	quarkscontroller "github.com/jobkeeper/jobkeeper/internal/controller/quarks"
 	"github.com/jobkeeper/jobkeeper/internal/leaderpod"
+	"github.com/jobkeeper/jobkeeper/internal/memlimit"
 	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
 	"github.com/jobkeeper/jobkeeper/internal/objectmetrics"
 	"github.com/jobkeeper/jobkeeper/internal/quarksoutput"
@@ -66,6 +67,10 @@ import (
 	webhookquarksv1alpha1 "github.com/jobkeeper/jobkeeper/internal/webhook/quarks/v1alpha1"
 	// +kubebuilder:scaffold:imports
 )
+
+// defaultMemoryLimitRatio leaves the rest of the container's memory limit to what the Go runtime does not count
+// (stacks of cgo threads, the binary's mapped pages) and to the headroom the collector needs to keep up.
+const defaultMemoryLimitRatio = 0.9
 
 var (
 	scheme   = runtime.NewScheme()
@@ -106,6 +111,7 @@ type options struct {
 	adoptLegacyOutput    bool
 	outputPersistImage   string
 	persistOutputTimeout int64
+	memoryLimitRatio     float64
 	resultsAddr          string
 	resultsAudience      string
 	resultsCertPath      string
@@ -154,6 +160,9 @@ func (o *options) bindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.adoptLegacyOutput, "adopt-legacy-output-secrets", true,
 		"Let a QuarksJob write into an existing output Secret that has no qjob-name label and no ownerReferences "+
 			"when its container-name label matches the mapped container, adopting it with the qjob-name label.")
+	fs.Float64Var(&o.memoryLimitRatio, "memory-limit-ratio", defaultMemoryLimitRatio,
+		"The Go runtime's soft memory limit as a fraction of the container's memory limit (its cgroup's); "+
+			"0 sets none. The GOMEMLIMIT environment variable, when set, wins.")
 	fs.Int64Var(&o.persistOutputTimeout, "persist-output-timeout", int64(quarkscontroller.DefaultPersistOutputTimeout.Seconds()),
 		"Seconds the output-persist sidecar waits for the other containers of a QuarksJob pod when "+
 			"spec.output.timeoutSeconds is unset.")
@@ -206,6 +215,11 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 		return fmt.Errorf("--persist-output-timeout must be at least 1 second, not %d", o.persistOutputTimeout)
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap)))
+	if soft, err := memlimit.Set("/", o.memoryLimitRatio); err != nil {
+		return fmt.Errorf("setting the memory limit: %w", err)
+	} else if soft > 0 {
+		setupLog.Info("soft memory limit set from the container's limit", "bytes", soft, "ratio", o.memoryLimitRatio)
+	}
 
 	if cfg == nil {
 		var err error

@@ -52,8 +52,8 @@ func New(mgr ctrl.Manager, obj client.Object, labelKey string, namespaces []stri
 		Scheme:     mgr.GetScheme(),
 		Mapper:     mgr.GetRESTMapper(),
 		ByObject:   map[client.Object]cache.ByObject{obj: {Label: labels.NewSelector().Add(*hasLabel)}},
-		// Nothing reads managedFields, and they are a large part of every object.
-		DefaultTransform: cache.TransformStripManagedFields(),
+		// Nothing reads managedFields, nor most of a pod's spec, and they are a large part of every object.
+		DefaultTransform: Transform,
 	}
 	if len(namespaces) > 0 {
 		opts.DefaultNamespaces = map[string]cache.Config{}
