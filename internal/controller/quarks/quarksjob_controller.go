@@ -118,6 +118,9 @@ type QuarksJobReconciler struct {
 	// refMemo holds the data of referenced ConfigMaps and Secrets by
 	// resourceVersion; nil reads them from the API server every time.
 	refMemo *refMemo
+	// freshness proves the QuarksJob cache current from this controller's
+	// own writes; nil proves nothing, and every run start reads the API server.
+	freshness *cacheFreshness
 }
 
 // runProgress is how far the runs of a QuarksJob have come: 2n while run n is
@@ -168,11 +171,16 @@ func (r *QuarksJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	obs := &observed{}
 	err := r.reconcileRuns(ctx, qj, obs, &after)
 	r.refreshReferences(ctx, qj, obs)
-	if _, perr := status.PatchIfChanged(ctx, r.Client, before, qj, &before.Status, &qj.Status); perr != nil {
+	sent := time.Now()
+	patched, perr := status.PatchIfChanged(ctx, r.Client, before, qj, &before.Status, &qj.Status)
+	if perr != nil {
 		// Nothing was recorded: the next reconcile decides again from what the
 		// API server has, and adopts a Job this one created (same run number).
 		r.expectations.Forget(qj.UID)
 		return ctrl.Result{}, errors.Join(err, fmt.Errorf("patching status: %w", perr))
+	}
+	if patched {
+		r.freshness.wrote(qj.Namespace, qj.ResourceVersion, sent)
 	}
 	// Steps that must follow the status write: the strategy write-back and the
 	// deletion of a succeeded Job (QJ-17, QJ-F3).
@@ -194,6 +202,8 @@ type observed struct {
 	// finished names the Job of the run this reconcile finished: the run's end is not recorded until the
 	// status write, so its Job must stay until then.
 	finished string
+	// current is set once the API server confirmed in this reconcile that the cached QuarksJob is its version.
+	current bool
 }
 
 // references resolves the QuarksJob's references once per reconcile.
@@ -224,7 +234,7 @@ func (r *QuarksJobReconciler) reconcileRuns(ctx context.Context, qj *quarksv1alp
 	if err != nil {
 		return err
 	}
-	if err := r.retryWriteBack(ctx, qj, after); err != nil {
+	if err := r.retryWriteBack(ctx, qj, obs, after); err != nil {
 		return err
 	}
 	if err := r.mergeOnce(ctx, qj, obs, after); err != nil {
@@ -298,7 +308,7 @@ func (r *QuarksJobReconciler) mergeOnce(ctx context.Context, qj *quarksv1alpha1.
 		return err
 	}
 	// Merge only from the version the API server has; a newer one decides again.
-	if err := r.requireCurrent(ctx, qj); err != nil {
+	if err := r.requireCurrent(ctx, qj, obs); err != nil {
 		return err
 	}
 	run.Generation = qj.Generation
@@ -313,12 +323,13 @@ func (r *QuarksJobReconciler) mergeOnce(ctx context.Context, qj *quarksv1alpha1.
 // handled but still reads now or once, e.g. after a write conflict (QJ-F3).
 // It acts only on the version the API server has: a stale cache may not have
 // seen the write-back yet.
-func (r *QuarksJobReconciler) retryWriteBack(ctx context.Context, qj *quarksv1alpha1.QuarksJob, after *[]func(context.Context) error) error {
+func (r *QuarksJobReconciler) retryWriteBack(ctx context.Context, qj *quarksv1alpha1.QuarksJob, obs *observed,
+	after *[]func(context.Context) error) error {
 	next, ok := writeBack[qj.Spec.Trigger.Strategy]
 	if !ok || qj.Status.LastRun == nil || qj.Status.LastRun.Generation != qj.Generation {
 		return nil
 	}
-	if err := r.requireCurrent(ctx, qj); err != nil {
+	if err := r.requireCurrent(ctx, qj, obs); err != nil {
 		return err
 	}
 	*after = append(*after, func(ctx context.Context) error { return r.writeBack(ctx, qj, next) })
@@ -346,12 +357,17 @@ var errStaleCache = errors.New("the cached QuarksJob is older than the API serve
 // staleCacheRetry is how soon a reconcile that met a stale cache is repeated.
 const staleCacheRetry = 200 * time.Millisecond
 
-// requireCurrent returns errStaleCache unless the cached qj is the version the API server has.
-func (r *QuarksJobReconciler) requireCurrent(ctx context.Context, qj *quarksv1alpha1.QuarksJob) error {
+// requireCurrent returns errStaleCache unless the cached qj is the version the
+// API server has. The API server is asked once per reconcile.
+func (r *QuarksJobReconciler) requireCurrent(ctx context.Context, qj *quarksv1alpha1.QuarksJob, obs *observed) error {
+	if obs.current {
+		return nil
+	}
 	current, err := r.isCurrent(ctx, qj)
 	if err == nil && !current {
 		return errStaleCache
 	}
+	obs.current = err == nil
 	return err
 }
 
@@ -416,7 +432,7 @@ func (r *QuarksJobReconciler) observeActiveRun(ctx context.Context, qj *quarksv1
 		// A copy older than the API server's (a manager that just took over and
 		// whose cache lags) may still show a run that finished and whose Job was
 		// deleted after it succeeded: the run is failed only from the current version.
-		if err := r.requireCurrent(ctx, qj); err != nil {
+		if err := r.requireCurrent(ctx, qj, obs); err != nil {
 			return true, err
 		}
 		r.finishRun(qj, nil, quarksv1alpha1.RunReasonJobDeleted, fmt.Sprintf("job %s was deleted before it finished", run.Name))
@@ -656,10 +672,14 @@ func (r *QuarksJobReconciler) startRun(ctx context.Context, qj *quarksv1alpha1.Q
 
 	// The cache can lag behind a spec change made just before the data change
 	// that made this run due, e.g. a strategy set to manual (QJ-5). Start a
-	// run only from the QuarksJob as the API server has it now; otherwise the
-	// event of the newer version comes and decides again.
-	if err := r.requireCurrent(ctx, qj); err != nil {
-		return err
+	// run only from a QuarksJob cache proven to hold every change made before
+	// the references were read (see cacheFreshness), or else from the
+	// QuarksJob as the API server has it now; otherwise the event of the newer
+	// version comes and decides again.
+	if readAt, ok := refs.readAt(); !ok || !r.freshness.covers(qj.Namespace, readAt) {
+		if err := r.requireCurrent(ctx, qj, obs); err != nil {
+			return err
+		}
 	}
 
 	hash, err := specHash(qj)
@@ -748,12 +768,14 @@ func (r *QuarksJobReconciler) writeBack(ctx context.Context, qj *quarksv1alpha1.
 	}
 	patch := client.MergeFromWithOptions(qj.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	qj.Spec.Trigger.Strategy = next
+	sent := time.Now()
 	if err := r.Patch(ctx, qj, patch); err != nil {
 		if !apierrors.IsConflict(err) {
 			r.Recorder.Eventf(qj, nil, corev1.EventTypeWarning, EventUpdateError, "Update", "writing back strategy %s: %v", next, err)
 		}
 		return fmt.Errorf("writing back strategy %s: %w", next, err)
 	}
+	r.freshness.wrote(qj.Namespace, qj.ResourceVersion, sent)
 	return nil
 }
 
@@ -816,6 +838,18 @@ type resolvedRefs struct {
 	resolved []podrefs.Resolved
 	missing  []string
 	rename   map[string]string
+	// read is the latest time at which the API server answered with what a
+	// reference resolved to; every version used was committed before it.
+	read time.Time
+	// fromCache is set when a resolution rests on the cache alone (the
+	// members of a versioned series), with no such time.
+	fromCache bool
+}
+
+// readAt returns the time before which every change that the resolution
+// reflects was made; false when there is none.
+func (rr *resolvedRefs) readAt() (time.Time, bool) {
+	return rr.read, !rr.fromCache
 }
 
 // resolve reads every referenced ConfigMap and Secret (see readReferenced);
@@ -826,6 +860,7 @@ func (r *QuarksJobReconciler) resolve(ctx context.Context, qj *quarksv1alpha1.Qu
 		name := ref.Name
 		if ref.Kind == podrefs.Secret {
 			if prefix, _, ok := podrefs.VersionedSeries(ref.Name); ok {
+				out.fromCache = true
 				latest, err := r.latestVersion(ctx, qj.Namespace, prefix)
 				if err != nil {
 					return nil, err
@@ -855,7 +890,10 @@ func (r *QuarksJobReconciler) resolve(ctx context.Context, qj *quarksv1alpha1.Qu
 			}
 		}
 		res := podrefs.Resolved{Kind: ref.Kind, Name: name}
-		present, data, err := r.readReferenced(ctx, refKey{namespace: qj.Namespace, kind: ref.Kind, name: name})
+		present, data, read, err := r.readReferenced(ctx, refKey{namespace: qj.Namespace, kind: ref.Kind, name: name})
+		if read.After(out.read) {
+			out.read = read
+		}
 		switch {
 		case err != nil:
 			return nil, fmt.Errorf("reading %s %s: %w", ref.Kind, name, err)
@@ -872,12 +910,12 @@ func (r *QuarksJobReconciler) resolve(ctx context.Context, qj *quarksv1alpha1.Qu
 	return out, nil
 }
 
-// readReferenced returns the data of a referenced ConfigMap or Secret, and
-// whether it exists. The data comes from the memo when the metadata cache
-// shows the resourceVersion it was read at; otherwise from the API server,
-// one reader at a time per object. An object the cache does not have (yet) is
-// read from the API server.
-func (r *QuarksJobReconciler) readReferenced(ctx context.Context, key refKey) (bool, map[string][]byte, error) {
+// readReferenced returns the data of a referenced ConfigMap or Secret,
+// whether it exists, and the time the API server answered with it. The data
+// comes from the memo when the metadata cache shows the resourceVersion it was
+// read at; otherwise from the API server, one reader at a time per object. An
+// object the cache does not have (yet) is read from the API server.
+func (r *QuarksJobReconciler) readReferenced(ctx context.Context, key refKey) (bool, map[string][]byte, time.Time, error) {
 	if r.refMemo == nil {
 		return r.readLive(ctx, key)
 	}
@@ -886,8 +924,8 @@ func (r *QuarksJobReconciler) readReferenced(ctx context.Context, key refKey) (b
 		if rv == "" {
 			return r.readLive(ctx, key)
 		}
-		if data, ok := r.refMemo.lookup(key, rv); ok {
-			return true, data, nil
+		if data, read, ok := r.refMemo.lookup(key, rv); ok {
+			return true, data, read, nil
 		}
 		release, wait := r.refMemo.claim(key)
 		if release == nil {
@@ -895,12 +933,12 @@ func (r *QuarksJobReconciler) readReferenced(ctx context.Context, key refKey) (b
 			case <-wait:
 				continue // the other reader may have read this version
 			case <-ctx.Done():
-				return false, nil, ctx.Err()
+				return false, nil, time.Time{}, ctx.Err()
 			}
 		}
-		present, data, err := r.readLive(ctx, key)
+		present, data, read, err := r.readLive(ctx, key)
 		release()
-		return present, data, err
+		return present, data, read, err
 	}
 }
 
@@ -916,26 +954,27 @@ func (r *QuarksJobReconciler) cachedVersion(ctx context.Context, key refKey) str
 }
 
 // readLive reads a ConfigMap or Secret from the API server and remembers its data.
-func (r *QuarksJobReconciler) readLive(ctx context.Context, key refKey) (bool, map[string][]byte, error) {
+func (r *QuarksJobReconciler) readLive(ctx context.Context, key refKey) (bool, map[string][]byte, time.Time, error) {
 	var obj client.Object = &corev1.ConfigMap{}
 	if key.kind == podrefs.Secret {
 		obj = &corev1.Secret{}
 	}
 	err := r.apiReader.Get(ctx, key.objectKey(), obj)
+	read := time.Now()
 	switch {
 	case apierrors.IsNotFound(err):
 		if r.refMemo != nil {
 			r.refMemo.forget(key)
 		}
-		return false, nil, nil
+		return false, nil, read, nil
 	case err != nil:
-		return false, nil, err
+		return false, nil, time.Time{}, err
 	}
 	data := objectData(obj)
 	if r.refMemo != nil {
-		r.refMemo.store(key, obj.GetResourceVersion(), data)
+		r.refMemo.store(key, obj.GetResourceVersion(), data, read)
 	}
-	return true, data, nil
+	return true, data, read, nil
 }
 
 // objectData returns the data and binaryData of a ConfigMap or Secret as one map.
@@ -992,6 +1031,7 @@ func (r *QuarksJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.apiReader = mgr.GetAPIReader()
 	r.expectations = runs.NewExpectations()
 	r.refMemo = newRefMemo(refMemoBudget)
+	r.freshness = newCacheFreshness()
 
 	jobCache, err := labelcache.New(mgr, &batchv1.Job{}, quarksv1alpha1.QuarksJobNameLabel, r.Namespaces,
 		labelcache.Index{Field: jobOwnerIndex, Extract: func(o client.Object) []string {
@@ -1016,7 +1056,7 @@ func (r *QuarksJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(predicate.LabelChangedPredicate{}))
 	}
 	return b.
-		For(&quarksv1alpha1.QuarksJob{}, builder.WithPredicates(predicate.Or[client.Object](
+		For(&quarksv1alpha1.QuarksJob{}, builder.WithPredicates(r.freshness.predicate(), predicate.Or[client.Object](
 			predicate.GenerationChangedPredicate{}, runRequestChanged(), r.expectations.PendingPredicate()))).
 		WatchesRawSource(source.Kind(jobCache, &batchv1.Job{}, handler.TypedEnqueueRequestsFromMapFunc(quarksJobForJob))).
 		WatchesMetadata(&corev1.ConfigMap{}, forgetOnDelete{handler.EnqueueRequestsFromMapFunc(r.forReferenced("configmap")), r.refMemo, podrefs.ConfigMap}).

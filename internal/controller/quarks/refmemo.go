@@ -20,6 +20,7 @@ import (
 	"container/list"
 	"context"
 	"sync"
+	"time"
 
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -49,6 +50,7 @@ type refEntry struct {
 	key  refKey
 	rv   string
 	data map[string][]byte // shared by every reader; never modified
+	read time.Time         // when the API server answered with it
 	size int
 }
 
@@ -72,20 +74,21 @@ func newRefMemo(budget int) *refMemo {
 	return &refMemo{budget: budget, lru: list.New(), entries: map[refKey]*list.Element{}, inflight: map[refKey]chan struct{}{}}
 }
 
-// lookup returns the data remembered for key at resourceVersion rv.
-func (m *refMemo) lookup(key refKey, rv string) (map[string][]byte, bool) {
+// lookup returns the data remembered for key at resourceVersion rv, and when it was read.
+func (m *refMemo) lookup(key refKey, rv string) (map[string][]byte, time.Time, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	el, ok := m.entries[key]
 	if !ok || el.Value.(*refEntry).rv != rv {
-		return nil, false
+		return nil, time.Time{}, false
 	}
 	m.lru.MoveToFront(el)
-	return el.Value.(*refEntry).data, true
+	e := el.Value.(*refEntry)
+	return e.data, e.read, true
 }
 
-// store remembers data as key's at resourceVersion rv, replacing what was remembered.
-func (m *refMemo) store(key refKey, rv string, data map[string][]byte) {
+// store remembers data as key's at resourceVersion rv, read at read, replacing what was remembered.
+func (m *refMemo) store(key refKey, rv string, data map[string][]byte, read time.Time) {
 	size := refEntryOverhead + len(key.namespace) + len(key.name)
 	for k, v := range data {
 		size += len(k) + len(v)
@@ -96,7 +99,7 @@ func (m *refMemo) store(key refKey, rv string, data map[string][]byte) {
 	if size > m.budget {
 		return
 	}
-	m.entries[key] = m.lru.PushFront(&refEntry{key: key, rv: rv, data: data, size: size})
+	m.entries[key] = m.lru.PushFront(&refEntry{key: key, rv: rv, data: data, read: read, size: size})
 	m.size += size
 	for m.size > m.budget {
 		m.removeLocked(m.lru.Back().Value.(*refEntry).key)

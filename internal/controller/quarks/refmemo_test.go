@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,18 +34,18 @@ import (
 func TestRefMemoServesOnlyTheRememberedVersion(t *testing.T) {
 	m := newRefMemo(refMemoBudget)
 	key := refKey{namespace: "ns", kind: podrefs.ConfigMap, name: "cm"}
-	m.store(key, "5", map[string][]byte{"data/a": []byte("1")})
-	if data, ok := m.lookup(key, "5"); !ok || string(data["data/a"]) != "1" {
+	m.store(key, "5", map[string][]byte{"data/a": []byte("1")}, time.Now())
+	if data, _, ok := m.lookup(key, "5"); !ok || string(data["data/a"]) != "1" {
 		t.Fatalf("lookup at the stored version = %v, %v", data, ok)
 	}
-	if _, ok := m.lookup(key, "6"); ok {
+	if _, _, ok := m.lookup(key, "6"); ok {
 		t.Error("a newer version is served from the memo")
 	}
-	if _, ok := m.lookup(refKey{namespace: "ns", kind: podrefs.Secret, name: "cm"}, "5"); ok {
+	if _, _, ok := m.lookup(refKey{namespace: "ns", kind: podrefs.Secret, name: "cm"}, "5"); ok {
 		t.Error("a Secret is served a ConfigMap's data")
 	}
-	m.store(key, "6", map[string][]byte{"data/a": []byte("2")})
-	if data, ok := m.lookup(key, "6"); !ok || string(data["data/a"]) != "2" || m.len() != 1 {
+	m.store(key, "6", map[string][]byte{"data/a": []byte("2")}, time.Now())
+	if data, _, ok := m.lookup(key, "6"); !ok || string(data["data/a"]) != "2" || m.len() != 1 {
 		t.Errorf("a new version does not replace the old one: %v, %v, %d entries", data, ok, m.len())
 	}
 }
@@ -53,20 +54,20 @@ func TestRefMemoIsBounded(t *testing.T) {
 	m := newRefMemo(10 * (refEntryOverhead + 100))
 	value := []byte(strings.Repeat("x", 90))
 	for i := range 100 {
-		m.store(refKey{namespace: "ns", kind: podrefs.Secret, name: fmt.Sprintf("s%02d", i)}, "1", map[string][]byte{"data/k": value})
+		m.store(refKey{namespace: "ns", kind: podrefs.Secret, name: fmt.Sprintf("s%02d", i)}, "1", map[string][]byte{"data/k": value}, time.Now())
 		m.lookup(refKey{namespace: "ns", kind: podrefs.Secret, name: "s00"}, "1") // kept in use
 	}
 	if m.len() > 10 || m.size > m.budget {
 		t.Errorf("%d entries of %d bytes exceed the budget %d", m.len(), m.size, m.budget)
 	}
-	if _, ok := m.lookup(refKey{namespace: "ns", kind: podrefs.Secret, name: "s00"}, "1"); !ok {
+	if _, _, ok := m.lookup(refKey{namespace: "ns", kind: podrefs.Secret, name: "s00"}, "1"); !ok {
 		t.Error("the entry in use was evicted before unused ones")
 	}
-	if _, ok := m.lookup(refKey{namespace: "ns", kind: podrefs.Secret, name: "s01"}, "1"); ok {
+	if _, _, ok := m.lookup(refKey{namespace: "ns", kind: podrefs.Secret, name: "s01"}, "1"); ok {
 		t.Error("the least recently used entry was kept")
 	}
-	m.store(refKey{namespace: "ns", kind: podrefs.Secret, name: "huge"}, "1", map[string][]byte{"data/k": make([]byte, m.budget)})
-	if _, ok := m.lookup(refKey{namespace: "ns", kind: podrefs.Secret, name: "huge"}, "1"); ok || m.size > m.budget {
+	m.store(refKey{namespace: "ns", kind: podrefs.Secret, name: "huge"}, "1", map[string][]byte{"data/k": make([]byte, m.budget)}, time.Now())
+	if _, _, ok := m.lookup(refKey{namespace: "ns", kind: podrefs.Secret, name: "huge"}, "1"); ok || m.size > m.budget {
 		t.Error("an object larger than the budget is remembered")
 	}
 }
@@ -74,7 +75,7 @@ func TestRefMemoIsBounded(t *testing.T) {
 func TestRefMemoForgetsDeletedObjects(t *testing.T) {
 	m := newRefMemo(refMemoBudget)
 	key := refKey{namespace: "ns", kind: podrefs.ConfigMap, name: "cm"}
-	m.store(key, "1", map[string][]byte{})
+	m.store(key, "1", map[string][]byte{}, time.Now())
 	h := forgetOnDelete{handler.Funcs{}, m, podrefs.ConfigMap}
 	h.Delete(context.Background(), event.DeleteEvent{Object: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "cm"}}}, nil)
 	if m.len() != 0 {

@@ -31,6 +31,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -120,7 +121,7 @@ func startCountedQuarksJobController(namespace string, counter *requestCounter, 
 }
 
 var _ = Describe("QuarksJob API requests per run", func() {
-	const n = 12
+	const n = 20
 
 	var (
 		ns      string
@@ -175,6 +176,16 @@ var _ = Describe("QuarksJob API requests per run", func() {
 		names := create(cm.Name)
 		waitRun(names, 1)
 		for _, name := range names {
+			Eventually(func() quarksv1alpha1.Strategy { return get(name).Spec.Trigger.Strategy }).Should(Equal(quarksv1alpha1.StrategyDone))
+		}
+		time.Sleep(time.Second) // the reconciles that follow the writes
+		GinkgoWriter.Printf("first runs started, %d QuarksJobs: %s\n", n, counter)
+		AddReportEntry("requests per first run", fmt.Sprintf("%.2f (%s)", float64(counter.total())/n, counter))
+		Expect(counter.get("get quarksjobs")).To(BeNumerically("<", n/2),
+			"the QuarksJob is read only until an own write proves the cache fresh: %s", counter)
+
+		counter.reset()
+		for _, name := range names {
 			got := get(name)
 			finishJob(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: got.Status.LastRun.Name}}, true)
 		}
@@ -186,7 +197,7 @@ var _ = Describe("QuarksJob API requests per run", func() {
 			}).Should(Succeed())
 		}
 		time.Sleep(time.Second) // the succeeded Jobs' deletions and their events settle
-		GinkgoWriter.Printf("first runs (create, run, finish): %s\n", counter)
+		GinkgoWriter.Printf("first runs finished: %s\n", counter)
 
 		counter.reset()
 		cm.Data["version"] = "1"
@@ -196,6 +207,127 @@ var _ = Describe("QuarksJob API requests per run", func() {
 		GinkgoWriter.Printf("config fan-out, %d QuarksJobs: %s\n", n, counter)
 		AddReportEntry("requests per config-change run", fmt.Sprintf("%.2f (%s)", float64(counter.total())/n, counter))
 		Expect(counter.get("get configmaps")).To(BeNumerically("<=", 2), "the ConfigMap is read once, not per QuarksJob: %s", counter)
+		Expect(counter.get("get quarksjobs")).To(BeNumerically("<", n/2),
+			"the QuarksJob is read only until an own write proves the cache fresh: %s", counter)
 		Expect(counter.get("create jobs")).To(Equal(n), "%s", counter)
+	})
+})
+
+// quarksJobReads counts the reads of QuarksJobs through a reader.
+type quarksJobReads struct {
+	client.Reader
+	mu sync.Mutex
+	n  int
+}
+
+func (q *quarksJobReads) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if m, ok := obj.(*metav1.PartialObjectMetadata); ok && m.Kind == "QuarksJob" {
+		q.mu.Lock()
+		q.n++
+		q.mu.Unlock()
+	}
+	return q.Reader.Get(ctx, key, obj, opts...)
+}
+
+func (q *quarksJobReads) count() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}
+
+var _ = Describe("QuarksJob run starts from a cache proven fresh", func() {
+	var ns string
+
+	BeforeEach(func() {
+		ns = newNamespace("qjf-")
+	})
+
+	get := func(qj *quarksv1alpha1.QuarksJob) *quarksv1alpha1.QuarksJob {
+		out := &quarksv1alpha1.QuarksJob{}
+		ExpectWithOffset(1, k8sClient.Get(ctx, client.ObjectKeyFromObject(qj), out)).To(Succeed())
+		return out
+	}
+
+	It("QJ-5: a data change made after a change to manual runs nothing from a stale copy, though earlier own writes proved the cache fresh", func() {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "config", Namespace: ns}, Data: map[string]string{"v": "0"}}
+		Expect(k8sClient.Create(ctx, cm)).To(Succeed())
+		qj := &quarksv1alpha1.QuarksJob{ObjectMeta: metav1.ObjectMeta{Name: "stale-manual", Namespace: ns}}
+		qj.Spec.Trigger.Strategy = quarksv1alpha1.StrategyOnce
+		qj.Spec.UpdateOnConfigChange = true
+		qj.Spec.Template.Spec.Template.Spec = corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "main", Image: "busybox", EnvFrom: []corev1.EnvFromSource{{
+				ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: cm.Name}}}}}}}
+		Expect(k8sClient.Create(ctx, qj)).To(Succeed())
+
+		r, rc := newStaleQuarksJobReconciler()
+		reads := &quarksJobReads{Reader: k8sClient}
+		r.apiReader = reads
+		r.refMemo = newRefMemo(refMemoBudget)
+		r.freshness = newCacheFreshness()
+		// reconcile reconciles from copy; then the cache catches up with what
+		// the API server has, and delivers it, as the informer would.
+		reconcile := func(copy *quarksv1alpha1.QuarksJob) ctrl.Result {
+			GinkgoHelper()
+			rc.Serve(copy)
+			res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(qj)})
+			Expect(err).NotTo(HaveOccurred())
+			r.freshness.observed(ns, get(qj).ResourceVersion)
+			return res
+		}
+
+		By("run 1 starts and succeeds; the manager's own writes prove the cache fresh")
+		reconcile(get(qj))
+		Expect(get(qj).Status.RunCount).To(Equal(int64(1)))
+		job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: get(qj).Status.LastRun.Name}}
+		finishJob(job, true)
+		reconcile(get(qj))
+		done := get(qj)
+		Expect(done.Status.LastRun.Result).To(Equal(quarksv1alpha1.RunResultSucceeded))
+		Expect(done.Spec.Trigger.Strategy).To(Equal(quarksv1alpha1.StrategyDone))
+		Expect(r.freshness.covers(ns, time.Time{})).To(BeTrue())
+
+		By("manual, then a data change; the cache still holds the copy with done")
+		manual := done.DeepCopy()
+		manual.Spec.Trigger.Strategy = quarksv1alpha1.StrategyManual
+		Expect(k8sClient.Update(ctx, manual)).To(Succeed())
+		cm.Data["v"] = "1"
+		Expect(k8sClient.Update(ctx, cm)).To(Succeed())
+		before := reads.count()
+		rc.Serve(done)
+		res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(qj)})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.RequeueAfter).To(Equal(staleCacheRetry), "the stale copy is found out and the reconcile repeated")
+		Expect(reads.count()).To(Equal(before+1), "the QuarksJob is read from the API server: no own write proves the cache fresh after the data was read")
+		Expect(get(qj).Status.RunCount).To(Equal(int64(1)))
+		Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: runJobName(done, 2)}, &batchv1.Job{}))).To(
+			BeTrue(), "run 2 has no Job")
+
+		By("the repeated reconcile reads the current copy and runs nothing")
+		reconcile(get(qj))
+		Expect(get(qj).Status.RunCount).To(Equal(int64(1)))
+
+		By("done again: the run starts, and its own status write proves the cache fresh for the next data change")
+		cur := get(qj)
+		cur.Spec.Trigger.Strategy = quarksv1alpha1.StrategyDone
+		Expect(k8sClient.Update(ctx, cur)).To(Succeed())
+		reconcile(get(qj))
+		Expect(get(qj).Status.RunCount).To(Equal(int64(2)))
+		finishJob(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: get(qj).Status.LastRun.Name}}, true)
+		reconcile(get(qj))
+		Expect(get(qj).Status.LastRun.Result).To(Equal(quarksv1alpha1.RunResultSucceeded))
+		cm.Data["v"] = "2"
+		Expect(k8sClient.Update(ctx, cm)).To(Succeed())
+		reconcile(get(qj)) // reads the changed data: no proof after it yet
+		Expect(get(qj).Status.RunCount).To(Equal(int64(3)))
+		before = reads.count()
+		finishJob(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: get(qj).Status.LastRun.Name}}, true)
+		reconcile(get(qj))
+		Expect(get(qj).Status.LastRun.Result).To(Equal(quarksv1alpha1.RunResultSucceeded))
+		cur = get(qj)
+		cur.Annotations = map[string]string{quarksv1alpha1.RunRequestAnnotation: "again"}
+		Expect(k8sClient.Update(ctx, cur)).To(Succeed())
+		reconcile(get(qj))
+		Expect(get(qj).Status.RunCount).To(Equal(int64(4)))
+		Expect(reads.count()).To(Equal(before), "a run from data read before a delivered own write needs no read of the QuarksJob")
 	})
 })
