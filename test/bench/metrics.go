@@ -53,10 +53,7 @@ func (s scrape) sum(family string, match func(labels map[string]string) bool) fl
 	}
 	var total float64
 	for _, m := range f.GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
+		labels := labelsOf(m)
 		if match != nil && !match(labels) {
 			continue
 		}
@@ -142,6 +139,15 @@ func controllers(s scrape) []string {
 	return out
 }
 
+// labelsOf returns the labels of a series by name.
+func labelsOf(m *dto.Metric) map[string]string {
+	labels := map[string]string{}
+	for _, l := range m.GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	return labels
+}
+
 // histogramSum adds the sums of a histogram family over the series whose labels match.
 func (s scrape) histogramSum(family string, match func(labels map[string]string) bool) float64 {
 	f, ok := s[family]
@@ -150,10 +156,7 @@ func (s scrape) histogramSum(family string, match func(labels map[string]string)
 	}
 	var total float64
 	for _, m := range f.GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
+		labels := labelsOf(m)
 		if m.Histogram != nil && (match == nil || match(labels)) {
 			total += m.GetHistogram().GetSampleSum()
 		}

@@ -24,7 +24,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"text/tabwriter"
 )
 
 // apiRequestsFamily is the manager's own count of its requests by verb, resource, code and dry run
@@ -52,11 +51,7 @@ func (s scrape) apiRequests() map[string]float64 {
 		return out
 	}
 	for _, m := range f.GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		out[requestKey(labels)] += m.GetCounter().GetValue()
+		out[requestKey(labelsOf(m))] += m.GetCounter().GetValue()
 	}
 	return out
 }
@@ -176,32 +171,15 @@ func printRequests(w io.Writer, tables []requestTable, markdown bool) error {
 		return nil
 	}
 	header := []string{"benchmark", "object", "request (verb resource)", "per object, median [min..max]", "minimum"}
-	intro := "API requests of the manager per object (jobkeeper_api_requests_total of its /metrics, from the start of " +
+	intro := "\nAPI requests of the manager per object (jobkeeper_api_requests_total of its /metrics, from the start of " +
 		"the figure's window until the manager has settled), next to the minimum: the requests the plain client " +
-		"sends for the same work beyond creating the object itself.\n"
-	var b strings.Builder
-	if markdown {
-		b.WriteString("\n" + intro + "\n| " + strings.Join(header, " | ") + " |\n|" + strings.Repeat("---|", len(header)) + "\n")
-		for _, t := range tables {
-			for _, r := range t.rows() {
-				b.WriteString("| " + strings.Join(r, " | ") + " |\n")
-			}
-		}
-		_, err := io.WriteString(w, b.String())
-		return err
-	}
-	if _, err := io.WriteString(w, "\n"+intro+"\n"); err != nil {
-		return err
-	}
-	b.WriteString(strings.Join(header, "\t") + "\n")
+		"sends for the same work beyond creating the object itself.\n\n"
+	var rows [][]string
 	for _, t := range tables {
-		for _, r := range t.rows() {
-			b.WriteString(strings.Join(r, "\t") + "\n")
-		}
+		rows = append(rows, t.rows()...)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	if _, err := io.WriteString(tw, b.String()); err != nil {
+	if _, err := io.WriteString(w, intro); err != nil {
 		return err
 	}
-	return tw.Flush()
+	return writeTable(w, header, rows, markdown)
 }

@@ -180,18 +180,27 @@ func (r row) cells() []string {
 // printTable writes the rows as an aligned text table, or as a Markdown table when markdown is set.
 func printTable(w io.Writer, rows []row, markdown bool) error {
 	header := []string{"benchmark", "figure", "median [min..max]", "limit compared with", "ratio", "target", "met?"}
+	cells := make([][]string, 0, len(rows))
+	for _, r := range rows {
+		cells = append(cells, r.cells())
+	}
+	return writeTable(w, header, cells, markdown)
+}
+
+// writeTable writes a header and rows of cells as an aligned text table, or as a Markdown table.
+func writeTable(w io.Writer, header []string, rows [][]string, markdown bool) error {
 	var b strings.Builder
 	if markdown {
 		b.WriteString("| " + strings.Join(header, " | ") + " |\n|" + strings.Repeat("---|", len(header)) + "\n")
 		for _, r := range rows {
-			b.WriteString("| " + strings.Join(r.cells(), " | ") + " |\n")
+			b.WriteString("| " + strings.Join(r, " | ") + " |\n")
 		}
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
 	b.WriteString(strings.Join(header, "\t") + "\n")
 	for _, r := range rows {
-		b.WriteString(strings.Join(r.cells(), "\t") + "\n")
+		b.WriteString(strings.Join(r, "\t") + "\n")
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if _, err := io.WriteString(tw, b.String()); err != nil {
