@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -29,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -66,10 +68,18 @@ type ReactiveJobCustomDefaulter struct{}
 
 var _ admission.Defaulter[*batchv1alpha1.ReactiveJob] = &ReactiveJobCustomDefaulter{}
 
-// Default implements admission.Defaulter: concurrencyPolicy defaults to Allow.
-func (d *ReactiveJobCustomDefaulter) Default(_ context.Context, rj *batchv1alpha1.ReactiveJob) error {
+// Default implements admission.Defaulter: concurrencyPolicy defaults to Allow, and a ReactiveJob is created with
+// the operator's finalizer (RJ-21), so that the controller need not patch it in before the first Job. The controller
+// still adds it when it is missing (created while the webhook was not called, or removed later). Fields that a
+// mutating webhook sets are owned by no field manager, so a server-side apply that does not name the finalizer
+// leaves it in place.
+func (d *ReactiveJobCustomDefaulter) Default(ctx context.Context, rj *batchv1alpha1.ReactiveJob) error {
 	if rj.Spec.ConcurrencyPolicy == "" {
 		rj.Spec.ConcurrencyPolicy = batchv1alpha1.AllowConcurrent
+	}
+	if req, err := admission.RequestFromContext(ctx); err == nil && req.Operation == admissionv1.Create &&
+		rj.DeletionTimestamp.IsZero() {
+		controllerutil.AddFinalizer(rj, batchv1alpha1.ReactiveJobFinalizer)
 	}
 	return nil
 }

@@ -187,6 +187,39 @@ var _ = Describe("ReactiveJob admission rules", func() {
 		}).Should(Succeed())
 	}
 
+	It("RJ-21: a ReactiveJob is created with the operator's finalizer, and server-side applies that do not name it keep it", func() {
+		manifest := func(image string) *unstructured.Unstructured {
+			u := &unstructured.Unstructured{}
+			Expect(yaml.Unmarshal([]byte(`apiVersion: batch.cs.sap.com/v1alpha1
+kind: ReactiveJob
+metadata:
+  name: applied
+  namespace: `+ns+`
+spec:
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: main
+            image: `+image+`
+`), &u.Object)).To(Succeed())
+			return u
+		}
+		apply := func(image string) []string {
+			GinkgoHelper()
+			Expect(k8sClient.Patch(ctx, manifest(image), client.Apply, client.FieldOwner("gitops"), client.ForceOwnership)).To(Succeed())
+			cur := &batchv1alpha1.ReactiveJob{}
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "applied"}, cur)).To(Succeed())
+			return cur.Finalizers
+		}
+		// No controller runs in this suite: the finalizer can only come from the webhook.
+		Expect(apply("alpine")).To(ConsistOf(batchv1alpha1.ReactiveJobFinalizer))
+		Expect(apply("alpine")).To(ConsistOf(batchv1alpha1.ReactiveJobFinalizer), "a re-apply of the same manifest")
+		Expect(apply("busybox")).To(ConsistOf(batchv1alpha1.ReactiveJobFinalizer), "an apply that changes the spec")
+	})
+
 	It("RJ-X14 lets label-only updates through the matchConditions when the webhook is unreachable", func() {
 		rj := newReactiveJob("offline")
 		Expect(k8sClient.Create(ctx, rj)).To(Succeed())
