@@ -121,6 +121,9 @@ type QuarksJobReconciler struct {
 	// freshness proves the QuarksJob cache current from this controller's
 	// own writes; nil proves nothing, and every run start reads the API server.
 	freshness *cacheFreshness
+	// writeBacks hold back a reconcile until the cache shows this
+	// controller's last strategy write-back (its generation); nil holds nothing.
+	writeBacks *runs.Expectations
 }
 
 // runProgress is how far the runs of a QuarksJob have come: 2n while run n is
@@ -154,12 +157,20 @@ func (r *QuarksJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 	if !qj.DeletionTimestamp.IsZero() {
 		r.expectations.Forget(qj.UID)
+		if r.writeBacks != nil {
+			r.writeBacks.Forget(qj.UID)
+		}
 		return ctrl.Result{}, nil // Jobs and versioned Secrets go through their ownerReferences (QJ-19)
 	}
 	if !r.expectations.Fresh(qj.UID, runProgress(qj)) {
 		// The cache has not yet seen this controller's last run record: acting on
 		// an older copy could finish a run twice or start one twice. The watch
 		// event of that write brings the next reconcile.
+		return ctrl.Result{}, nil
+	}
+	if r.writeBacks != nil && !r.writeBacks.Fresh(qj.UID, qj.Generation) {
+		// Likewise for the strategy write-back: a copy from before it would
+		// only find the write-back missing and read the API server to retry it.
 		return ctrl.Result{}, nil
 	}
 	if monitored, err := r.monitored(ctx, qj.Namespace); err != nil || !monitored {
@@ -776,6 +787,9 @@ func (r *QuarksJobReconciler) writeBack(ctx context.Context, qj *quarksv1alpha1.
 		return fmt.Errorf("writing back strategy %s: %w", next, err)
 	}
 	r.freshness.wrote(qj.Namespace, qj.ResourceVersion, sent)
+	if r.writeBacks != nil {
+		r.writeBacks.Expect(qj.UID, qj.Generation)
+	}
 	return nil
 }
 
@@ -1032,6 +1046,7 @@ func (r *QuarksJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.expectations = runs.NewExpectations()
 	r.refMemo = newRefMemo(refMemoBudget)
 	r.freshness = newCacheFreshness()
+	r.writeBacks = runs.NewExpectations()
 
 	jobCache, err := labelcache.New(mgr, &batchv1.Job{}, quarksv1alpha1.QuarksJobNameLabel, r.Namespaces,
 		labelcache.Index{Field: jobOwnerIndex, Extract: func(o client.Object) []string {

@@ -39,6 +39,7 @@ import (
 
 	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
 	"github.com/jobkeeper/jobkeeper/internal/apimetrics"
+	"github.com/jobkeeper/jobkeeper/internal/runs"
 	"github.com/jobkeeper/jobkeeper/test/utils"
 )
 
@@ -329,5 +330,43 @@ var _ = Describe("QuarksJob run starts from a cache proven fresh", func() {
 		reconcile(get(qj))
 		Expect(get(qj).Status.RunCount).To(Equal(int64(4)))
 		Expect(reads.count()).To(Equal(before), "a run from data read before a delivered own write needs no read of the QuarksJob")
+	})
+
+	It("a copy from before the manager's own strategy write-back is held back without reading the QuarksJob", func() {
+		qj := &quarksv1alpha1.QuarksJob{ObjectMeta: metav1.ObjectMeta{Name: "held", Namespace: ns}}
+		qj.Spec.Trigger.Strategy = quarksv1alpha1.StrategyOnce
+		qj.Spec.Template.Spec.Template.Spec = corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "main", Image: "busybox"}}}
+		Expect(k8sClient.Create(ctx, qj)).To(Succeed())
+		r, rc := newStaleQuarksJobReconciler()
+		reads := &quarksJobReads{Reader: k8sClient}
+		r.apiReader = reads
+		r.writeBacks = runs.NewExpectations()
+
+		rc.Serve(get(qj))
+		_, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(qj)})
+		Expect(err).NotTo(HaveOccurred())
+		written := get(qj)
+		Expect(written.Spec.Trigger.Strategy).To(Equal(quarksv1alpha1.StrategyDone))
+		Expect(written.Status.RunCount).To(Equal(int64(1)))
+
+		By("the cache shows the status write but not yet the write-back")
+		stale := written.DeepCopy()
+		stale.Generation--
+		stale.Spec.Trigger.Strategy = quarksv1alpha1.StrategyOnce
+		before := reads.count()
+		rc.Serve(stale)
+		res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(qj)})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res).To(Equal(ctrl.Result{}), "the write-back's own event brings the next reconcile")
+		Expect(reads.count()).To(Equal(before))
+		Expect(get(qj).ResourceVersion).To(Equal(written.ResourceVersion), "nothing is written from the older copy")
+
+		By("the write-back arrives")
+		rc.Serve(written)
+		_, err = r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(qj)})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.writeBacks.Pending(written.UID)).To(BeFalse())
+		Expect(get(qj).Status.RunCount).To(Equal(int64(1)))
 	})
 })
