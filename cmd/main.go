@@ -251,7 +251,11 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 		if err != nil {
 			return err
 		}
-		ca = &resultsca.Publisher{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), CAFile: srv.CAFile()}
+		caCache, err := resultsca.NewCache(mgr, splitList(o.watchNamespaces))
+		if err != nil {
+			return err
+		}
+		ca = &resultsca.Publisher{Client: mgr.GetClient(), Reader: caCache, CAFile: srv.CAFile()}
 		// A renewed CA reaches the namespaces that have job pods now, not only those of the next pods.
 		caChanged := make(chan struct{}, 1)
 		srv.OnCertificateReload(func() {

@@ -25,12 +25,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 )
@@ -48,7 +53,7 @@ const (
 type Publisher struct {
 	// Client writes the ConfigMaps.
 	Client client.Client
-	// Reader reads them directly from the API server: there is no cache of all ConfigMaps.
+	// Reader reads them: a cache of the operator's CA ConfigMaps (NewCache), or the API server.
 	Reader client.Reader
 	// CAFile is the file holding the CA bundle; it is read at every call, so a rotated CA is published.
 	CAFile string
@@ -69,9 +74,8 @@ func (p *Publisher) Ensure(ctx context.Context, namespace string) error {
 	switch {
 	case apierrors.IsNotFound(err):
 		cm = &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: ConfigMapName,
-				Labels: map[string]string{"app.kubernetes.io/managed-by": "jobkeeper"}},
-			Data: map[string]string{Key: string(ca)},
+			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: ConfigMapName, Labels: maps.Clone(managedBy)},
+			Data:       map[string]string{Key: string(ca)},
 		}
 		if err := p.Client.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating ConfigMap %s/%s: %w", namespace, ConfigMapName, err)
@@ -87,27 +91,66 @@ func (p *Publisher) Ensure(ctx context.Context, namespace string) error {
 	}
 	cm.Data[Key] = string(ca)
 	if err := p.Client.Update(ctx, cm); err != nil {
+		// A conflict means the cache held an older version: the caller retries, and the newer version's watch
+		// event has brought the cache up to date by then.
 		return fmt.Errorf("updating ConfigMap %s/%s: %w", namespace, ConfigMapName, err)
 	}
 	return nil
+}
+
+// managedBy is the label that marks the operator's CA ConfigMaps.
+var managedBy = map[string]string{"app.kubernetes.io/managed-by": "jobkeeper"}
+
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=watch
+
+// NewCache creates a cache of the operator's CA ConfigMaps (name jobkeeper-results-ca, labelled as managed by
+// jobkeeper) in namespaces (all when empty) and adds it to mgr, so that a Publisher reads them without a request
+// per pod. It holds one small ConfigMap per namespace with job pods.
+func NewCache(mgr ctrl.Manager, namespaces []string) (cache.Cache, error) {
+	opts := cache.Options{
+		HTTPClient: mgr.GetHTTPClient(),
+		Scheme:     mgr.GetScheme(),
+		Mapper:     mgr.GetRESTMapper(),
+		ByObject: map[client.Object]cache.ByObject{&corev1.ConfigMap{}: {
+			Label: labels.SelectorFromSet(managedBy),
+			Field: fields.OneTermEqualSelector("metadata.name", ConfigMapName),
+		}},
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	c, err := cache.New(mgr.GetConfig(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("creating the cache of the results CA ConfigMaps: %w", err)
+	}
+	if err := mgr.Add(c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=list
 
 // EnsureAll brings the ConfigMap of every namespace that has one up to the current CA bundle: the pods that run
 // there read it through their projected volume, which the kubelet refreshes, so a rotated CA reaches running pods
-// and not only the next ones. The ConfigMaps are listed once, from the API server.
+// and not only the next ones. The ConfigMaps are listed once, from the Publisher's reader.
 func (p *Publisher) EnsureAll(ctx context.Context) error {
 	if p == nil || p.CAFile == "" {
 		return nil
 	}
 	var list corev1.ConfigMapList
-	if err := p.Reader.List(ctx, &list, client.MatchingLabels{"app.kubernetes.io/managed-by": "jobkeeper"},
-		client.MatchingFields{"metadata.name": ConfigMapName}); err != nil {
+	if err := p.Reader.List(ctx, &list, client.MatchingLabels(managedBy)); err != nil {
 		return fmt.Errorf("listing the %s ConfigMaps: %w", ConfigMapName, err)
 	}
 	var errs []error
 	for i := range list.Items {
+		if list.Items[i].Name != ConfigMapName {
+			continue
+		}
 		errs = append(errs, p.Ensure(ctx, list.Items[i].Namespace))
 	}
 	return errors.Join(errs...)

@@ -31,12 +31,13 @@ import (
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
 )
 
-// SetupNodeJobRunWebhookWithManager registers the NodeJobRun validating webhook with the manager. It reads the
-// owning NodeJob with the manager's API reader, so a NodeJob that the controller has only just seen is found even
-// on a replica whose cache lags.
+// SetupNodeJobRunWebhookWithManager registers the NodeJobRun validating webhook with the manager. It looks the
+// owning NodeJob up in the manager's cache, where the controller that creates the run has seen it, and reads it
+// with the manager's API reader only when the cache does not hold it with the named UID, so a NodeJob that the
+// controller has only just seen is found even on a replica whose cache lags.
 func SetupNodeJobRunWebhookWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewWebhookManagedBy(mgr, &batchv1alpha1.NodeJobRun{}).
-		WithValidator(&NodeJobRunCustomValidator{Reader: mgr.GetAPIReader()}).
+		WithValidator(&NodeJobRunCustomValidator{Cache: mgr.GetClient(), Reader: mgr.GetAPIReader()}).
 		Complete()
 }
 
@@ -50,6 +51,8 @@ func SetupNodeJobRunWebhookWithManager(mgr ctrl.Manager) error {
 // spec.nodeJobName. Only creation is checked; the run's spec is immutable, and owner references may later change
 // (for instance when the garbage collector orphans the run).
 type NodeJobRunCustomValidator struct {
+	// Cache, when set, is asked first; a NodeJob it holds with the UID the run names is taken as it is.
+	Cache client.Reader
 	// Reader reads NodeJobs; an API reader or a cache that holds them.
 	Reader client.Reader
 }
@@ -105,8 +108,14 @@ func (v *NodeJobRunCustomValidator) validateOwner(ctx context.Context, run *batc
 		return field.ErrorList{field.Invalid(nameField, run.Spec.NodeJobName,
 			fmt.Sprintf("must be the name of the controlling NodeJob %q (%s)", ref.Name, refPath.Child("name")))}, nil
 	}
+	key := types.NamespacedName{Namespace: run.Namespace, Name: ref.Name}
 	nj := &batchv1alpha1.NodeJob{}
-	if err := v.Reader.Get(ctx, types.NamespacedName{Namespace: run.Namespace, Name: ref.Name}, nj); err != nil {
+	if v.Cache != nil {
+		if err := v.Cache.Get(ctx, key, nj); err == nil && nj.UID == ref.UID {
+			return nil, nil
+		}
+	}
+	if err := v.Reader.Get(ctx, key, nj); err != nil {
 		if apierrors.IsNotFound(err) {
 			return field.ErrorList{field.NotFound(refPath.Child("name"), ref.Name)}, nil
 		}
