@@ -82,6 +82,11 @@ test-compat: ## Install the CRDs of config/crd/bases on the API server of K8S_CO
 bench: envtest ## Run the benchmarks on a local control plane and print the table (BENCH=B1,B6 selects, BENCH_N=100 scales; see docs/performance.md).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run -tags bench ./test/bench
 
+.PHONY: bench-schema
+bench-schema: envtest ## Measure kube-apiserver CPU per status write of the CRDs as shipped and with schema-less embedded templates (SCHEMACOST_N=100 scales, SCHEMACOST_PROFILE=dir profiles; run it alone on the machine).
+	go build -tags bench -o bin/schemacost ./test/bench/schemacost
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" bin/schemacost
+
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint linter.
 	"$(GOLANGCI_LINT)" run

@@ -1,0 +1,889 @@
+//go:build bench
+
+/*
+Copyright 2026 The jobkeeper Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command schemacost measures what the embedded Job and Pod template schemas of the CRDs cost kube-apiserver on
+// every status write.
+//
+// For each kind whose status the operator writes (QuarksJob, ReactiveJob, NodeJobRun) it installs two copies of
+// the shipped CRD on a local control plane (envtest: etcd and kube-apiserver, nothing else), each under a group of
+// its own: "full" with the schema as shipped and "open" where the embedded template is
+// {type: object, x-kubernetes-preserve-unknown-fields: true} (validation rules that reference the template are
+// dropped and printed). It creates N objects of each with the template of the kind's sample in config/samples/,
+// then merge-patches their status as the operator does, M writes per phase from 16 clients, the phases of a kind in
+// the order full, open, open, full, full, open, and reads kube-apiserver's CPU time from /proc/<pid>/stat around
+// each phase.
+//
+// Run it alone on the machine (the figures are CPU time of a shared machine):
+//
+//	go build -tags bench -o /tmp/schemacost ./test/bench/schemacost
+//	flock /tmp/cluster.lock env KUBEBUILDER_ASSETS=$(hack/build-k8s.sh --print-dir) /tmp/schemacost
+//
+// SCHEMACOST_N (default 500) is the number of objects per variant, SCHEMACOST_M (default 3×N) the status writes per
+// phase, SCHEMACOST_CLIENTS (default 16) the concurrent clients, SCHEMACOST_KINDS (e.g. QuarksJob,NodeJobRun)
+// selects kinds, and SCHEMACOST_PROFILE=<dir> additionally takes a 10 s CPU profile of kube-apiserver while each
+// variant's status writes run (an extra phase, not in the table) and prints which share of it the status update and
+// the schema work take.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/pprof/profile"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/jobkeeper/jobkeeper/test/utils"
+)
+
+const (
+	version   = "v1alpha1"
+	namespace = "schemacost"
+	// profileSeconds is the length of the optional kube-apiserver CPU profile.
+	profileSeconds = 10
+)
+
+// variant is one of the two CRDs installed per kind.
+type variant struct {
+	name  string // "full" or "open"
+	group string
+}
+
+var (
+	full = variant{name: "full", group: "full.schemacost.test"}
+	open = variant{name: "open", group: "open.schemacost.test"}
+	// order is the order of the write phases of a kind: it cancels drift of the machine.
+	order = []variant{full, open, open, full, full, open}
+)
+
+// kind is a kind whose status the operator writes.
+type kind struct {
+	name string
+	// crdFile is the shipped CRD in config/crd/bases.
+	crdFile string
+	// templateProp is the property of spec that embeds the Job or Pod template.
+	templateProp string
+	// spec returns the spec the objects are created with.
+	spec func() (map[string]any, error)
+	// status returns the status of the seq-th write of the object name.
+	status func(name string, seq int64, now time.Time) map[string]any
+
+	plural string
+}
+
+var kinds = []*kind{
+	{
+		name:         "QuarksJob",
+		crdFile:      "quarks.cloudfoundry.org_quarksjobs.yaml",
+		templateProp: "template",
+		spec:         func() (map[string]any, error) { return sampleSpec("quarks_v1alpha1_quarksjob_once.yaml") },
+		status: func(name string, seq int64, now time.Time) map[string]any {
+			ts := now.UTC().Format(time.RFC3339)
+			return map[string]any{
+				"conditions":         conditions(name, seq, now),
+				"observedGeneration": 1,
+				"completed":          false,
+				"lastReconcile":      ts,
+				"runCount":           1,
+				"configHash":         fmt.Sprintf("%064x", seq),
+				"lastRun": map[string]any{
+					"name":       name + "-1",
+					"result":     "Running",
+					"trigger":    "once",
+					"generation": 1,
+					"specHash":   fmt.Sprintf("%064x", 1),
+					"startTime":  ts,
+				},
+			}
+		},
+	},
+	{
+		name:         "ReactiveJob",
+		crdFile:      "batch.cs.sap.com_reactivejobs.yaml",
+		templateProp: "jobTemplate",
+		spec:         func() (map[string]any, error) { return sampleSpec("batch_v1alpha1_reactivejob.yaml") },
+		status: func(name string, seq int64, now time.Time) map[string]any {
+			return map[string]any{
+				"conditions":         conditions(name, seq, now),
+				"observedGeneration": 1,
+				"state":              "Processing",
+				"currentJobName":     name + "-1",
+				"active":             1,
+				"startTime":          now.UTC().Format(time.RFC3339),
+				"runCount":           1,
+				"templateHash":       fmt.Sprintf("%016x", seq),
+			}
+		},
+	},
+	{
+		name:         "NodeJobRun",
+		crdFile:      "batch.cs.sap.com_nodejobruns.yaml",
+		templateProp: "template",
+		spec:         nodeJobRunSpec,
+		status: func(name string, seq int64, now time.Time) map[string]any {
+			return map[string]any{
+				"conditions":         conditions(name, seq, now),
+				"observedGeneration": 1,
+				"phase":              "Running",
+				"selected":           3,
+				"desired":            3,
+				"active":             2,
+				"succeeded":          1,
+				"reported":           1,
+				"startTime":          now.UTC().Format(time.RFC3339),
+				"message":            fmt.Sprintf("1 of 3 nodes succeeded (write %d)", seq),
+			}
+		},
+	},
+}
+
+// conditions are Ready, Reconciling and Stalled as the operator writes them while a run is active; the message
+// and the transition time vary, so that every write changes the object.
+func conditions(name string, seq int64, now time.Time) []any {
+	ts := now.UTC().Format(time.RFC3339)
+	msg := fmt.Sprintf("Job %s-1 is running (write %d)", name, seq)
+	return []any{
+		map[string]any{"type": "Ready", "status": "False", "reason": "Running", "message": msg,
+			"observedGeneration": 1, "lastTransitionTime": ts},
+		map[string]any{"type": "Reconciling", "status": "True", "reason": "Running", "message": msg,
+			"observedGeneration": 1, "lastTransitionTime": ts},
+		map[string]any{"type": "Stalled", "status": "False", "reason": "Running", "message": "",
+			"observedGeneration": 1, "lastTransitionTime": ts},
+	}
+}
+
+func readYAML(path string, into any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := yaml.Unmarshal(data, into); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// sampleSpec is the spec of a sample of config/samples (the samples the install e2e applies).
+func sampleSpec(file string) (map[string]any, error) {
+	var obj map[string]any
+	if err := readYAML(filepath.Join(utils.RepoRoot(), "config", "samples", file), &obj); err != nil {
+		return nil, err
+	}
+	spec, ok := obj["spec"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s has no spec", file)
+	}
+	return spec, nil
+}
+
+// nodeJobRunSpec is the spec of a run of the NodeJob sample: the run fields the NodeJob controller sets and the
+// sample's fields a run copies (its template among them).
+func nodeJobRunSpec() (map[string]any, error) {
+	nj, err := sampleSpec("batch_v1alpha1_nodejob.yaml")
+	if err != nil {
+		return nil, err
+	}
+	crd, err := loadCRD("batch.cs.sap.com_nodejobruns.yaml")
+	if err != nil {
+		return nil, err
+	}
+	props := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"].Properties
+	spec := map[string]any{
+		"nodeJobName":   "nodejob-sample",
+		"executionID":   "202601010000-0abcdef1",
+		"scheduledTime": "2026-01-01T00:00:00Z",
+		"trigger":       "Schedule",
+	}
+	for k, v := range nj {
+		if _, ok := props[k]; ok {
+			spec[k] = v
+		}
+	}
+	return spec, nil
+}
+
+func loadCRD(file string) (*apiextensionsv1.CustomResourceDefinition, error) {
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := readYAML(filepath.Join(utils.CRDPaths()[0], file), crd); err != nil {
+		return nil, err
+	}
+	if len(crd.Spec.Versions) != 1 || crd.Spec.Versions[0].Name != version {
+		return nil, fmt.Errorf("%s: expected the single version %s", file, version)
+	}
+	return crd, nil
+}
+
+// mentions reports whether a validation rule references the property prop.
+func mentions(r apiextensionsv1.ValidationRule, prop string) bool {
+	for _, s := range []string{r.Rule, r.MessageExpression, r.FieldPath} {
+		if strings.Contains(s, "."+prop) {
+			return true
+		}
+	}
+	return false
+}
+
+// variantCRD is the kind's CRD of variant v; dropped lists the validation rules the open variant leaves out because
+// they reference the template.
+func variantCRD(k *kind, v variant) (crd *apiextensionsv1.CustomResourceDefinition, dropped []string, err error) {
+	crd, err = loadCRD(k.crdFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	k.plural = crd.Spec.Names.Plural
+	crd.Spec.Group = v.group
+	crd.Name = crd.Spec.Names.Plural + "." + v.group
+	crd.Spec.Names.ShortNames, crd.Spec.Names.Categories = nil, nil
+	crd.Spec.Conversion = nil
+	crd.Annotations = nil
+	if v == full {
+		return crd, nil, nil
+	}
+	root := crd.Spec.Versions[0].Schema.OpenAPIV3Schema
+	spec, ok := root.Properties["spec"]
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: no spec", k.crdFile)
+	}
+	tmpl, ok := spec.Properties[k.templateProp]
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: spec has no %s", k.crdFile, k.templateProp)
+	}
+	for _, r := range tmpl.XValidations {
+		dropped = append(dropped, fmt.Sprintf("spec.%s: %s", k.templateProp, oneLine(r.Rule)))
+	}
+	spec.Properties[k.templateProp] = apiextensionsv1.JSONSchemaProps{
+		Type: "object", XPreserveUnknownFields: new(true),
+		Description: tmpl.Description,
+	}
+	var kept apiextensionsv1.ValidationRules
+	for _, r := range spec.XValidations {
+		if mentions(r, k.templateProp) {
+			dropped = append(dropped, "spec: "+oneLine(r.Rule))
+			continue
+		}
+		kept = append(kept, r)
+	}
+	spec.XValidations = kept
+	root.Properties["spec"] = spec
+	kept = nil
+	for _, r := range root.XValidations {
+		if mentions(r, k.templateProp) {
+			dropped = append(dropped, "(root): "+oneLine(r.Rule))
+			continue
+		}
+		kept = append(kept, r)
+	}
+	root.XValidations = kept
+	return crd, dropped, nil
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func envInt(name string, def int) int {
+	if s := os.Getenv(name); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			log.Fatalf("%s=%q: want a positive integer", name, s)
+		}
+		return n
+	}
+	return def
+}
+
+// apiServer is the envtest kube-apiserver process.
+type apiServer struct {
+	pid   int
+	ticks float64 // clock ticks per second
+}
+
+// findAPIServer finds the kube-apiserver process that serves on port (its --secure-port) by a /proc scan.
+func findAPIServer(port string) (*apiServer, error) {
+	out, err := exec.Command("getconf", "CLK_TCK").Output()
+	if err != nil {
+		return nil, fmt.Errorf("getconf CLK_TCK: %w", err)
+	}
+	ticks, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	if err != nil || ticks <= 0 {
+		return nil, fmt.Errorf("getconf CLK_TCK: %q", out)
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		if len(args) == 0 || filepath.Base(args[0]) != "kube-apiserver" {
+			continue
+		}
+		if slices.Contains(args, "--secure-port="+port) {
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) != 1 {
+		return nil, fmt.Errorf("want one kube-apiserver with --secure-port=%s, found %v", port, pids)
+	}
+	return &apiServer{pid: pids[0], ticks: ticks}, nil
+}
+
+// cpu is the process's user and system CPU time.
+func (a *apiServer) cpu() (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", a.pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command (in parentheses, which may contain spaces): state is field 3, utime 14, stime 15.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", a.pid, s)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", a.pid, s)
+	}
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return time.Duration((utime + stime) / a.ticks * float64(time.Second)), nil
+}
+
+func loadavg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// bench is a run on one control plane.
+type bench struct {
+	cfg     *rest.Config
+	dyn     dynamic.Interface
+	api     *apiServer
+	n, m    int
+	clients int
+	profDir string
+	seq     atomic.Int64
+}
+
+func (b *bench) gvr(k *kind, v variant) schema.GroupVersionResource {
+	return schema.GroupVersionResource{Group: v.group, Version: version, Resource: k.plural}
+}
+
+func objName(k *kind, i int) string { return fmt.Sprintf("%s-%04d", strings.ToLower(k.name), i) }
+
+// parallel runs f(0..count-1) from b.clients goroutines until count calls are done or, with count < 0, until stop
+// is closed; it returns the calls made and the first error.
+func (b *bench) parallel(ctx context.Context, count int, stop <-chan struct{}, f func(ctx context.Context, i int) error) (int, error) {
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for range b.clients {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				i := int(next.Add(1) - 1)
+				if count >= 0 && i >= count {
+					return
+				}
+				if err := f(ctx, i); err != nil {
+					once.Do(func() { first = err })
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return int(done.Load()), first
+}
+
+func (b *bench) create(ctx context.Context, k *kind, v variant, spec map[string]any) error {
+	res := b.dyn.Resource(b.gvr(k, v)).Namespace(namespace)
+	_, err := b.parallel(ctx, b.n, nil, func(ctx context.Context, i int) error {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": v.group + "/" + version,
+			"kind":       k.name,
+			"metadata":   map[string]any{"name": objName(k, i), "namespace": namespace},
+			"spec":       runtimeDeepCopy(spec),
+		}}
+		_, err := res.Create(ctx, u, metav1.CreateOptions{})
+		return err
+	})
+	return err
+}
+
+func runtimeDeepCopy(m map[string]any) map[string]any {
+	return (&unstructured.Unstructured{Object: m}).DeepCopy().Object
+}
+
+// write merge-patches the status of the i-th object once.
+func (b *bench) write(ctx context.Context, k *kind, v variant, i int) error {
+	name := objName(k, i%b.n)
+	seq := b.seq.Add(1)
+	data, err := json.Marshal(map[string]any{"status": k.status(name, seq, time.Now())})
+	if err != nil {
+		return err
+	}
+	_, err = b.dyn.Resource(b.gvr(k, v)).Namespace(namespace).
+		Patch(ctx, name, types.MergePatchType, data, metav1.PatchOptions{}, "status")
+	if err != nil {
+		return fmt.Errorf("status of %s %s/%s: %w", v.group, k.name, name, err)
+	}
+	return nil
+}
+
+// phase is one measured write phase.
+type phase struct {
+	writes int
+	cpu    time.Duration
+	wall   time.Duration
+}
+
+func (p phase) cpuPerWrite() float64 {
+	return float64(p.cpu) / float64(time.Millisecond) / float64(p.writes)
+}
+func (p phase) rate() float64 { return float64(p.writes) / p.wall.Seconds() }
+
+func (b *bench) phase(ctx context.Context, k *kind, v variant) (phase, error) {
+	c0, err := b.api.cpu()
+	if err != nil {
+		return phase{}, err
+	}
+	start := time.Now()
+	n, err := b.parallel(ctx, b.m, nil, func(ctx context.Context, i int) error { return b.write(ctx, k, v, i) })
+	wall := time.Since(start)
+	c1, cerr := b.api.cpu()
+	if err := errors.Join(err, cerr); err != nil {
+		return phase{}, err
+	}
+	return phase{writes: n, cpu: c1 - c0, wall: wall}, nil
+}
+
+// profiled writes the status of v's objects while it takes a CPU profile of kube-apiserver, and returns the profile.
+func (b *bench) profiled(ctx context.Context, k *kind, v variant) (*profile.Profile, phase, error) {
+	hc, err := rest.HTTPClientFor(b.cfg)
+	if err != nil {
+		return nil, phase{}, err
+	}
+	stop := make(chan struct{})
+	var writes int
+	var werr error
+	wdone := make(chan struct{})
+	c0, err := b.api.cpu()
+	if err != nil {
+		return nil, phase{}, err
+	}
+	start := time.Now()
+	go func() {
+		defer close(wdone)
+		writes, werr = b.parallel(ctx, -1, stop, func(ctx context.Context, i int) error { return b.write(ctx, k, v, i) })
+	}()
+	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimRight(b.cfg.Host, "/"), profileSeconds)
+	req, err := httpGet(ctx, url)
+	if err != nil {
+		return nil, phase{}, err
+	}
+	resp, err := hc.Do(req)
+	var data []byte
+	if err == nil {
+		data, err = io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err == nil && resp.StatusCode != 200 {
+			err = fmt.Errorf("GET %s: %s: %s", url, resp.Status, bytes.TrimSpace(data))
+		}
+	}
+	close(stop)
+	<-wdone
+	wall := time.Since(start)
+	c1, cerr := b.api.cpu()
+	if err := errors.Join(err, werr, cerr); err != nil {
+		return nil, phase{}, err
+	}
+	path := filepath.Join(b.profDir, fmt.Sprintf("kube-apiserver-%s-%s.pprof", strings.ToLower(k.name), v.name))
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return nil, phase{}, err
+	}
+	p, err := profile.Parse(bytes.NewReader(data))
+	if err != nil {
+		return nil, phase{}, fmt.Errorf("%s: %w", path, err)
+	}
+	log.Printf("profile of %s %s: %s", v.name, k.name, path)
+	return p, phase{writes: writes, cpu: c1 - c0, wall: wall}, nil
+}
+
+// category is a group of functions whose share of a profile is reported: a sample counts when any frame of its
+// stack matches.
+type category struct {
+	short    string
+	label    string
+	patterns []string
+}
+
+var statusUpdate = "customresource.(*StatusREST).Update"
+
+var categories = []category{
+	{"StatusREST.Update", "customresource.(*StatusREST).Update", []string{statusUpdate}},
+	{"coercion", "schema coercion of decoded objects (pruning, defaulting, metadata)", []string{
+		"apiextensions-apiserver/pkg/apiserver.(*unstructuredSchemaCoercer)", "apiextensions-apiserver/pkg/apiserver.schemaCoercingDecoder",
+		"apiextensions-apiserver/pkg/apiserver.(*schemaCoercingDecoder)", "apiextensions-apiserver/pkg/apiserver.unstructuredDefaulter",
+		"apiextensions-apiserver/pkg/apiserver.(*unstructuredDefaulter)", "apiextensions-apiserver/pkg/apiserver/schema/pruning.",
+		"apiextensions-apiserver/pkg/apiserver/schema/defaulting.", "apiextensions-apiserver/pkg/apiserver/schema/objectmeta."}},
+	{"OpenAPI", "OpenAPI schema validation", []string{"kube-openapi/pkg/validation/", "apiextensions-apiserver/pkg/apiserver/validation."}},
+	{"CEL", "CEL validation rules", []string{"apiextensions-apiserver/pkg/apiserver/schema/cel.", "github.com/google/cel-go/"}},
+	{"managedFields", "managed fields (structured-merge-diff)", []string{"structured-merge-diff/", "managedfields"}},
+	{"watchDecode", "decoding watch events (etcd3 watchChan)", []string{"etcd3.(*watchChan).transform"}},
+	{"GC", "garbage collection", []string{"runtime.gcBgMarkWorker"}},
+}
+
+type share struct {
+	label          string
+	ofTotal, ofSUp float64
+}
+
+// shares are the categories' shares of the CPU profile p: of all its CPU, and of the CPU under the status update.
+func shares(p *profile.Profile) []share {
+	vi := len(p.SampleType) - 1
+	for i, st := range p.SampleType {
+		if st.Type == "cpu" {
+			vi = i
+		}
+	}
+	var total, sup float64
+	sums := make([]float64, len(categories))
+	supSums := make([]float64, len(categories))
+	for _, s := range p.Sample {
+		v := float64(s.Value[vi])
+		total += v
+		matched := make([]bool, len(categories))
+		for _, loc := range s.Location {
+			for _, line := range loc.Line {
+				if line.Function == nil {
+					continue
+				}
+				fn := line.Function.Name
+				for ci, c := range categories {
+					if matched[ci] {
+						continue
+					}
+					for _, pat := range c.patterns {
+						if strings.Contains(fn, pat) {
+							matched[ci] = true
+							break
+						}
+					}
+				}
+			}
+		}
+		if matched[0] {
+			sup += v
+		}
+		for ci := range categories {
+			if matched[ci] {
+				sums[ci] += v
+				if matched[0] {
+					supSums[ci] += v
+				}
+			}
+		}
+	}
+	out := make([]share, len(categories))
+	for ci, c := range categories {
+		out[ci].label = c.label
+		if total > 0 {
+			out[ci].ofTotal = sums[ci] / total
+		}
+		if sup > 0 {
+			out[ci].ofSUp = supSums[ci] / sup
+		}
+	}
+	return out
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func run(ctx context.Context) error {
+	b := &bench{
+		n:       envInt("SCHEMACOST_N", 500),
+		clients: envInt("SCHEMACOST_CLIENTS", 16),
+		profDir: os.Getenv("SCHEMACOST_PROFILE"),
+	}
+	b.m = envInt("SCHEMACOST_M", 3*b.n)
+	selected := kinds
+	if s := os.Getenv("SCHEMACOST_KINDS"); s != "" {
+		selected = nil
+		for _, name := range strings.Split(s, ",") {
+			i := slices.IndexFunc(kinds, func(k *kind) bool { return strings.EqualFold(k.name, strings.TrimSpace(name)) })
+			if i < 0 {
+				return fmt.Errorf("SCHEMACOST_KINDS: unknown kind %q", name)
+			}
+			selected = append(selected, kinds[i])
+		}
+	}
+	if b.profDir != "" {
+		if err := os.MkdirAll(b.profDir, 0o755); err != nil {
+			return err
+		}
+	}
+
+	var crds []*apiextensionsv1.CustomResourceDefinition
+	dropped := map[string][]string{}
+	for _, k := range selected {
+		for _, v := range []variant{full, open} {
+			crd, d, err := variantCRD(k, v)
+			if err != nil {
+				return err
+			}
+			crds = append(crds, crd)
+			dropped[k.name] = append(dropped[k.name], d...)
+		}
+	}
+	assets, err := utils.EnvtestAssets()
+	if err != nil {
+		return err
+	}
+	env := &envtest.Environment{CRDs: crds, BinaryAssetsDirectory: assets}
+	cfg, err := env.Start()
+	if err != nil {
+		return fmt.Errorf("starting the control plane: %w", err)
+	}
+	defer func() {
+		if err := env.Stop(); err != nil {
+			log.Printf("stopping the control plane: %v", err)
+		}
+	}()
+	cfg.QPS, cfg.Burst = -1, 0
+	b.cfg = cfg
+	if b.dyn, err = dynamic.NewForConfig(cfg); err != nil {
+		return err
+	}
+	port := env.ControlPlane.APIServer.SecureServing.Port
+	if b.api, err = findAPIServer(port); err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx,
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	serverVersion, err := cs.Discovery().ServerVersion()
+	if err != nil {
+		return err
+	}
+
+	// Objects of every kind and variant exist before any phase, and each has had its first status write, so that
+	// every measured write is a steady-state update of an existing status.
+	for _, k := range selected {
+		spec, err := k.spec()
+		if err != nil {
+			return err
+		}
+		for _, v := range []variant{full, open} {
+			log.Printf("creating %d %s of %s", b.n, k.name, v.group)
+			if err := b.create(ctx, k, v, spec); err != nil {
+				return fmt.Errorf("creating %s of %s: %w", k.name, v.group, err)
+			}
+			if _, err := b.parallel(ctx, b.n, nil, func(ctx context.Context, i int) error { return b.write(ctx, k, v, i) }); err != nil {
+				return err
+			}
+		}
+	}
+	// The API server settles (OpenAPI aggregation of the new CRDs) before the first phase; idle is its CPU then.
+	time.Sleep(5 * time.Second)
+	c0, err := b.api.cpu()
+	if err != nil {
+		return err
+	}
+	time.Sleep(5 * time.Second)
+	c1, err := b.api.cpu()
+	if err != nil {
+		return err
+	}
+	idle := float64(c1-c0) / float64(time.Millisecond) / 5
+	loadStart := loadavg()
+
+	results := map[string]map[string][]phase{}
+	for _, k := range selected {
+		results[k.name] = map[string][]phase{}
+		for _, v := range order {
+			p, err := b.phase(ctx, k, v)
+			if err != nil {
+				return err
+			}
+			log.Printf("%s %s: %d writes in %v, kube-apiserver %v CPU (%.3f ms/write, %.0f writes/s)",
+				k.name, v.name, p.writes, p.wall.Round(time.Millisecond), p.cpu, p.cpuPerWrite(), p.rate())
+			results[k.name][v.name] = append(results[k.name][v.name], p)
+		}
+	}
+	loadEnd := loadavg()
+
+	type profResult struct {
+		kind, variant string
+		ph            phase
+		shares        []share
+	}
+	var profs []profResult
+	if b.profDir != "" {
+		for _, k := range selected {
+			for _, v := range []variant{full, open} {
+				p, ph, err := b.profiled(ctx, k, v)
+				if err != nil {
+					return err
+				}
+				profs = append(profs, profResult{k.name, v.name, ph, shares(p)})
+			}
+		}
+	}
+
+	fmt.Printf("\nkube-apiserver CPU per status write (merge patch of status, %d objects per variant, %d writes per phase, "+
+		"%d clients, phases full,open,open,full,full,open)\n", b.n, b.m, b.clients)
+	fmt.Printf("machine: %d CPUs, kube-apiserver %s, load average at start %s, at end %s; kube-apiserver idle %.1f ms CPU/s\n",
+		runtime.NumCPU(), serverVersion.GitVersion, loadStart, loadEnd, idle)
+	fmt.Println("full: the CRD as shipped; open: the embedded template is {type: object, x-kubernetes-preserve-unknown-fields: true}")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "kind\tvariant\tCPU ms/write median [min..max]\twrites/s median\tratio open/full (CPU ms/write)")
+	for _, k := range selected {
+		var fullMed float64
+		for _, v := range []variant{full, open} {
+			ps := results[k.name][v.name]
+			var cpus, rates []float64
+			for _, p := range ps {
+				cpus = append(cpus, p.cpuPerWrite())
+				rates = append(rates, p.rate())
+			}
+			med := median(cpus)
+			ratio := ""
+			if v == full {
+				fullMed = med
+			} else if fullMed > 0 {
+				ratio = fmt.Sprintf("%.2f", med/fullMed)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.3f [%.3f..%.3f]\t%.0f\t%s\n", k.name, v.name, med, slices.Min(cpus), slices.Max(cpus),
+				median(rates), ratio)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, k := range selected {
+		if d := dropped[k.name]; len(d) > 0 {
+			fmt.Printf("%s open drops the validation rules that reference the template:\n", k.name)
+			for _, r := range d {
+				fmt.Printf("  - %s\n", r)
+			}
+		}
+	}
+	if len(profs) > 0 {
+		fmt.Printf("\nkube-apiserver CPU profile, %d s per variant while status writes run (profiles in %s): CPU ms per "+
+			"write of each group (share of all CPU / share of the CPU under StatusREST.Update); a sample counts in "+
+			"every group on its stack, so the groups overlap:\n", profileSeconds, b.profDir)
+		for _, c := range categories {
+			fmt.Printf("  %-18s %s\n", c.short, c.label)
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+		header := "kind\tvariant\tall CPU"
+		for _, c := range categories {
+			header += "\t" + c.short
+		}
+		fmt.Fprintln(tw, header)
+		for _, pr := range profs {
+			row := fmt.Sprintf("%s\t%s\t%.2f ms", pr.kind, pr.variant, pr.ph.cpuPerWrite())
+			for ci, s := range pr.shares {
+				ms := s.ofTotal * pr.ph.cpuPerWrite()
+				if ci == 0 {
+					row += fmt.Sprintf("\t%.2f (%.0f%%)", ms, 100*s.ofTotal)
+				} else {
+					row += fmt.Sprintf("\t%.2f (%.0f%%/%.0f%%)", ms, 100*s.ofTotal, 100*s.ofSUp)
+				}
+			}
+			fmt.Fprintln(tw, row)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func main() {
+	log.SetFlags(log.Ltime)
+	if err := run(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func httpGet(ctx context.Context, url string) (*http.Request, error) {
+	return http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+}
