@@ -29,6 +29,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -182,6 +183,13 @@ func (r *QuarksJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	obs := &observed{}
 	err := r.reconcileRuns(ctx, qj, obs, &after)
 	r.refreshReferences(ctx, qj, obs)
+	if onlyObservedGenerationMoved(before, qj) {
+		// While a run is active the QuarksJob is InProgress whatever
+		// generation its status names: a spec change that changes nothing
+		// else, such as this controller's own strategy write-back, is
+		// recorded with the end of the run instead of in a write of its own.
+		qj.Status = *before.Status.DeepCopy()
+	}
 	sent := time.Now()
 	patched, perr := status.PatchIfChanged(ctx, r.Client, before, qj, &before.Status, &qj.Status)
 	if perr != nil {
@@ -202,6 +210,29 @@ func (r *QuarksJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{RequeueAfter: staleCacheRetry}, nil
 	}
 	return ctrl.Result{}, err
+}
+
+// onlyObservedGenerationMoved reports whether a run is active before and after
+// a reconcile and the status it computed differs from the recorded one in the
+// observed generations only (of the status and of its conditions).
+func onlyObservedGenerationMoved(before, after *quarksv1alpha1.QuarksJob) bool {
+	running := func(qj *quarksv1alpha1.QuarksJob) bool {
+		return qj.Status.LastRun != nil && qj.Status.LastRun.Result == quarksv1alpha1.RunResultRunning
+	}
+	if !running(before) || !running(after) || before.Status.ObservedGeneration == after.Status.ObservedGeneration ||
+		before.Status.ObservedGeneration < 0 {
+		return false
+	}
+	st := *after.Status.DeepCopy()
+	st.ObservedGeneration = before.Status.ObservedGeneration
+	for i := range st.Conditions {
+		old := meta.FindStatusCondition(before.Status.Conditions, st.Conditions[i].Type)
+		if old == nil {
+			return false
+		}
+		st.Conditions[i].ObservedGeneration = old.ObservedGeneration
+	}
+	return equality.Semantic.DeepEqual(before.Status, st)
 }
 
 // observed is what one reconcile has read about a QuarksJob's surroundings;

@@ -34,6 +34,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -184,6 +185,8 @@ var _ = Describe("QuarksJob API requests per run", func() {
 		AddReportEntry("requests per first run", fmt.Sprintf("%.2f (%s)", float64(counter.total())/n, counter))
 		Expect(counter.get("get quarksjobs")).To(BeNumerically("<", n/2),
 			"the QuarksJob is read only until an own write proves the cache fresh: %s", counter)
+		Expect(counter.get("patch quarksjobs/status")).To(BeNumerically("<=", n+n/4),
+			"the status is written once per run start; the write-back's generation is recorded with the run's end: %s", counter)
 
 		counter.reset()
 		for _, name := range names {
@@ -195,6 +198,8 @@ var _ = Describe("QuarksJob API requests per run", func() {
 				got := get(name)
 				g.Expect(got.Status.LastRun.Result).To(Equal(quarksv1alpha1.RunResultSucceeded))
 				g.Expect(got.Spec.Trigger.Strategy).To(Equal(quarksv1alpha1.StrategyDone))
+				g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+				g.Expect(kstatusOf(got)).To(Equal(kstatus.CurrentStatus))
 			}).Should(Succeed())
 		}
 		time.Sleep(time.Second) // the succeeded Jobs' deletions and their events settle
