@@ -125,6 +125,8 @@ type QuarksJobReconciler struct {
 	// writeBacks hold back a reconcile until the cache shows this
 	// controller's last strategy write-back (its generation); nil holds nothing.
 	writeBacks *runs.Expectations
+	// deleted holds the succeeded Jobs this controller deleted; nil holds none.
+	deleted *deletedJobs
 }
 
 // runProgress is how far the runs of a QuarksJob have come: 2n while run n is
@@ -310,7 +312,7 @@ func (r *QuarksJobReconciler) cleanUpSucceeded(ctx context.Context, qj *quarksv1
 	obs *observed) error {
 	for _, job := range jobs {
 		if c := jobFinished(job); c == nil || c.Type != batchv1.JobComplete || job.DeletionTimestamp != nil ||
-			job.Name == obs.finished {
+			job.Name == obs.finished || r.deleted.has(job.UID) {
 			continue
 		}
 		if err := r.deleteSucceeded(ctx, qj, job); err != nil {
@@ -329,6 +331,7 @@ func (r *QuarksJobReconciler) deleteSucceeded(ctx context.Context, qj *quarksv1a
 		r.Recorder.Eventf(qj, job, corev1.EventTypeWarning, EventDeleteError, "Delete", "deleting job %s: %v", job.Name, err)
 		return fmt.Errorf("deleting job %s: %w", job.Name, err)
 	}
+	r.deleted.add(job.UID)
 	return nil
 }
 
@@ -1078,6 +1081,7 @@ func (r *QuarksJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.refMemo = newRefMemo(refMemoBudget)
 	r.freshness = newCacheFreshness()
 	r.writeBacks = runs.NewExpectations()
+	r.deleted = newDeletedJobs()
 
 	jobCache, err := labelcache.New(mgr, &batchv1.Job{}, quarksv1alpha1.QuarksJobNameLabel, r.Namespaces,
 		labelcache.Index{Field: jobOwnerIndex, Extract: func(o client.Object) []string {

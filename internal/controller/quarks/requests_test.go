@@ -204,6 +204,7 @@ var _ = Describe("QuarksJob API requests per run", func() {
 		}
 		time.Sleep(time.Second) // the succeeded Jobs' deletions and their events settle
 		GinkgoWriter.Printf("first runs finished: %s\n", counter)
+		Expect(counter.get("delete jobs")).To(Equal(n), "each succeeded Job is deleted once: %s", counter)
 
 		counter.reset()
 		cm.Data["version"] = "1"
