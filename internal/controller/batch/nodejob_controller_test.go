@@ -29,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/scheme"
 	clocktesting "k8s.io/utils/clock/testing"
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -455,6 +456,8 @@ var _ = Describe("NodeJob controller", func() {
 		name := scheduledRunName("layout", getNJ(nj).CreationTimestamp.Time)
 		pods := waitPods(name, 5)
 
+		// The pods are created in the reconcile that writes the run's start, just before its status write.
+		Eventually(func() *metav1.Time { return getRun(name).Status.StartTime }).ShouldNot(BeNil())
 		run := getRun(name)
 		Expect(run.Status.Desired).To(Equal(int32(5)))
 		Expect(run.Status.Skipped).To(Equal(int32(2)))
@@ -511,7 +514,7 @@ var _ = Describe("NodeJob controller", func() {
 		Expect(kstatusOf(getRun(name))).To(Equal(kstatus.CurrentStatus))
 	})
 
-	It("the reconcile that selects the nodes creates the first pods, without reading the run again", func() {
+	It("the reconcile that selects the nodes creates the first pods and writes the run's start with them", func() {
 		createNodes(ns, readyNodes(ns, 2)...)
 		stop() // a run reconciler that counts its reads of runs from the API server
 		var runReads atomic.Int32
@@ -522,17 +525,30 @@ var _ = Describe("NodeJob controller", func() {
 				}
 			}}
 		})
+		wc, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme.Scheme})
+		Expect(err).NotTo(HaveOccurred())
+		w, err := wc.Watch(ctx, &batchv1alpha1.NodeJobRunList{}, client.InNamespace(ns))
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(w.Stop)
 		nj := newNodeJob(ns, "first")
 		nj.Spec.RunOnCreate = true
 		nj.Spec.Parallelism = new(intstr.FromInt32(1))
 		Expect(k8sClient.Create(ctx, nj)).To(Succeed())
 		name := scheduledRunName("first", getNJ(nj).CreationTimestamp.Time)
 		pods := waitPods(name, 1)
-		Expect(runReads.Load()).To(BeZero(), "the first pod waited for a second reconcile that reads the run")
-		// Later pods are started from the watch of the run and its pods, after reading the run again.
+		Expect(runReads.Load()).To(Equal(int32(1)), "the first pod was created by a later reconcile, or without the run's freshness read")
+		// The start was written with the running pod: no version of the run shows a start without it.
+		var started *batchv1alpha1.NodeJobRun
+		Eventually(w.ResultChan()).Should(Receive(Satisfy(func(e watch.Event) bool {
+			run, ok := e.Object.(*batchv1alpha1.NodeJobRun)
+			if ok && run.Status.StartTime != nil {
+				started = run
+			}
+			return started != nil
+		})))
+		Expect(started.Status.Active).To(Equal(int32(1)))
 		setPodPhase(&pods[0], corev1.PodSucceeded)
 		waitPods(name, 2)
-		Expect(runReads.Load()).To(BeNumerically(">", 0))
 	})
 
 	It("NJ-11, NJ-S2, NJ-S9: parallelism 2 on 5 nodes keeps at most 2 pods running and ends all 5", func() {

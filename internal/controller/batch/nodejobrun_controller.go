@@ -31,6 +31,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -140,6 +141,8 @@ type NodeJobRunReconciler struct {
 	apiReader client.Reader
 	// createFailures counts failed pod creations in a row, by namespace/pod name.
 	createFailures sync.Map
+	// written holds, by run UID, the resourceVersion of this reconciler's last status write of the run.
+	written sync.Map
 }
 
 // +kubebuilder:rbac:groups=batch.cs.sap.com,resources=nodejobruns,verbs=get;list;watch;patch
@@ -160,9 +163,22 @@ type runState struct {
 	stop *runOutcome
 	// rebuilt is set when the store had lost the run's selection and the nodes were selected again.
 	rebuilt bool
-	// fresh is set when this reconcile's own status write, which carried the run's resourceVersion, succeeded:
-	// the run it holds is the version the API server holds, without reading it again.
-	fresh bool
+	// start is the run's start, when this reconcile selected its nodes.
+	start *metav1.Time
+}
+
+// behindOwnWrite reports whether the cached run is older than this reconciler's last status write of it.
+func (r *NodeJobRunReconciler) behindOwnWrite(run *batchv1alpha1.NodeJobRun) bool {
+	v, ok := r.written.Load(run.UID)
+	if !ok {
+		return false
+	}
+	cmp, err := resourceversion.CompareResourceVersion(run.ResourceVersion, v.(string))
+	if err != nil || cmp >= 0 {
+		r.written.CompareAndDelete(run.UID, v)
+		return false
+	}
+	return true
 }
 
 // Reconcile moves a NodeJobRun towards its desired state.
@@ -193,23 +209,33 @@ func (r *NodeJobRunReconciler) reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, err
 	}
 	if !run.DeletionTimestamp.IsZero() {
+		r.written.Delete(run.UID)
 		return ctrl.Result{}, r.releasePods(ctx, run.Namespace, run.Name, run.UID)
+	}
+	if r.behindOwnWrite(run) {
+		// The cache has not yet delivered this reconciler's last status write of the run; a reconcile from the
+		// older version would select the nodes again or meet a conflict. The write's own event brings the next.
+		return ctrl.Result{}, nil
 	}
 	s := &runState{loc: reports.LocationOf(run)}
 	if run.Status.StartTime == nil && !runFinished(run.Status.Phase) {
-		// Nodes are selected once, and recorded before any pod exists (NJ-7 to NJ-10).
+		// Nodes are selected once, and recorded before any pod exists (NJ-7 to NJ-10). The run starts now, when
+		// its nodes are selected, whenever its status write happens.
+		start := metav1.NewTime(r.Clock.Now())
+		s.start = &start
 		if err := r.selectNodes(ctx, run, s); err != nil {
 			return ctrl.Result{}, err
 		}
 		if err := r.recordStop(s); err != nil {
 			return ctrl.Result{}, err
 		}
-		if err := r.writeStatus(ctx, run, s); err != nil || s.stop != nil {
-			return ctrl.Result{}, err
+		if s.stop != nil {
+			return ctrl.Result{}, r.writeStatus(ctx, run, s)
 		}
-		// The selection is recorded and the run has started: its first pods are created in this same reconcile,
-		// not after the watch brings the status write back.
-		s = &runState{loc: s.loc, fresh: s.fresh}
+		// The selection is recorded in the store: the first pods are created in this same reconcile, and the
+		// run's start is written with them, in one status write. Should that write not happen, the next reconcile
+		// selects again and finds the pods through their records.
+		s = &runState{loc: s.loc, start: s.start}
 	}
 
 	if ok, err := r.loadNodes(ctx, run, s); err != nil || !ok {
@@ -343,14 +369,14 @@ func (r *NodeJobRunReconciler) writeStatus(ctx context.Context, run *batchv1alph
 		return err
 	}
 	next := nodeJobRunStatus(run, runObservation{nodes: s.nodes, desired: s.desired, storageBytes: storage,
-		stop: s.stop, now: metav1.NewTime(r.Clock.Now())})
+		stop: s.stop, start: s.start, now: metav1.NewTime(r.Clock.Now())})
 	if !equality.Semantic.DeepEqual(run.Status, next) {
 		before := run.DeepCopy()
 		run.Status = next
 		if err := r.Status().Patch(ctx, run, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			return fmt.Errorf("patching status: %w", err)
 		}
-		s.fresh = true
+		r.written.Store(run.UID, run.ResourceVersion)
 	}
 	r.syncMetrics(run, s)
 	return nil
@@ -624,10 +650,8 @@ func (r *NodeJobRunReconciler) startPods(ctx context.Context, run *batchv1alpha1
 		return nil
 	}
 	// A newer version of the run brings its own watch event.
-	if !s.fresh {
-		if fresh, err := r.isFresh(ctx, run); err != nil || !fresh {
-			return err
-		}
+	if fresh, err := r.isFresh(ctx, run); err != nil || !fresh {
+		return err
 	}
 	for i := range s.nodes {
 		if active >= limit || s.stop != nil {

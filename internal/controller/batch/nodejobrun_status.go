@@ -17,6 +17,7 @@ limitations under the License.
 package batch
 
 import (
+	"cmp"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,6 +47,8 @@ type runObservation struct {
 	storageBytes int64
 	// stop ends the run now; nil leaves the phase to the nodes.
 	stop *runOutcome
+	// start is when the run started, if it started in this reconcile; now when nil.
+	start *metav1.Time
 	// now is the time of the observation.
 	now metav1.Time
 }
@@ -56,7 +59,7 @@ type runObservation struct {
 func nodeJobRunStatus(run *batchv1alpha1.NodeJobRun, obs runObservation) batchv1alpha1.NodeJobRunStatus {
 	st := *run.Status.DeepCopy()
 	if st.StartTime == nil {
-		st.StartTime = &obs.now
+		st.StartTime = cmp.Or(obs.start, &obs.now)
 	}
 	st.Selected, st.Desired = int32(len(obs.nodes)), int32(obs.desired)
 	st.Active, st.Succeeded, st.Failed, st.Skipped, st.Reported = 0, 0, 0, 0, 0
