@@ -242,8 +242,23 @@ func (cl *cluster) startManager(ctx context.Context, bin managerBinary, name str
 	}
 	args = append(args, bin.args...)
 	cmd := exec.Command(bin.path, args...)
-	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = os.Environ()
+	// The manager runs under the memory limit of the Deployment, in a memory cgroup of its own, so that it sets the
+	// soft memory limit it sets in a cluster; without a cgroup, GOMEMLIMIT stands in for it.
+	limit, err := deploymentMemoryLimit()
+	if err != nil {
+		return nil, err
+	}
+	var removeCgroup func()
+	if procs, remove, cerr := memoryCgroup("jobkeeper-bench-"+name, limit); cerr == nil {
+		removeCgroup = remove
+		cmd = exec.Command("/bin/sh", append([]string{"-c", `echo $$ > "$0" && exec "$@"`, procs, bin.path}, args...)...)
+		cmd.Env = os.Environ()
+	} else {
+		log.Printf("no memory cgroup for the manager (%v): GOMEMLIMIT=%d, 0.9 of the Deployment's limit, stands in", cerr, limit*9/10)
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+strconv.FormatInt(limit*9/10, 10))
+	}
+	cmd.Stdout, cmd.Stderr = out, out
 	m := &manager{cmd: cmd, metricsAddr: addrs[0], done: make(chan struct{}), log: logFile}
 	if bin.pprof {
 		if m.pprofAddr, err = freeAddr(); err != nil {
@@ -258,6 +273,9 @@ func (cl *cluster) startManager(ctx context.Context, bin managerBinary, name str
 	go func() {
 		_ = cmd.Wait()
 		_ = out.Close()
+		if removeCgroup != nil {
+			removeCgroup()
+		}
 		close(m.done)
 	}()
 	deadline := time.Now().Add(2 * time.Minute)
