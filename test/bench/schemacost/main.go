@@ -25,8 +25,9 @@ limitations under the License.
 // {type: object, x-kubernetes-preserve-unknown-fields: true} (validation rules that reference the template are
 // dropped and printed). It creates N objects of each with the template of the kind's sample in config/samples/,
 // then merge-patches their status as the operator does, M writes per phase from 16 clients, the phases of a kind in
-// the order full, open, open, full, full, open, and reads kube-apiserver's CPU time from /proc/<pid>/stat around
-// each phase.
+// the order full, open, open, full, full, open (SCHEMACOST_NORULES=1 adds a third variant "norules": the shipped
+// schema without the rules that reference the template), and reads kube-apiserver's CPU time from
+// /proc/<pid>/stat around each phase.
 //
 // Run it alone on the machine (the figures are CPU time of a shared machine):
 //
@@ -35,9 +36,11 @@ limitations under the License.
 //
 // SCHEMACOST_N (default 500) is the number of objects per variant, SCHEMACOST_M (default 3×N) the status writes per
 // phase, SCHEMACOST_CLIENTS (default 16) the concurrent clients, SCHEMACOST_KINDS (e.g. QuarksJob,NodeJobRun)
-// selects kinds, and SCHEMACOST_PROFILE=<dir> additionally takes a 10 s CPU profile of kube-apiserver while each
-// variant's status writes run (an extra phase, not in the table) and prints which share of it the status update and
-// the schema work take.
+// selects kinds, SCHEMACOST_TEMPLATE=rich adds to the samples' pod templates what production templates commonly
+// carry (env, resources, volumes, security contexts), SCHEMACOST_MAX_OTHER (default 0.2) is the CPUs other
+// processes may use during a phase before it is repeated, and SCHEMACOST_PROFILE=<dir> additionally takes a 10 s
+// CPU profile of kube-apiserver while each variant's status writes run (an extra phase, not in the table) and prints
+// which share of it the status update and the schema work take.
 package main
 
 import (
@@ -85,17 +88,22 @@ const (
 	profileSeconds = 10
 )
 
-// variant is one of the two CRDs installed per kind.
+// variant is one of the CRDs installed per kind.
 type variant struct {
-	name  string // "full" or "open"
+	name  string // "full", "open" or "norules"
 	group string
 }
 
 var (
 	full = variant{name: "full", group: "full.schemacost.test"}
 	open = variant{name: "open", group: "open.schemacost.test"}
-	// order is the order of the write phases of a kind: it cancels drift of the machine.
-	order = []variant{full, open, open, full, full, open}
+	// norules keeps the template's schema and drops the validation rules that reference the template
+	// (SCHEMACOST_NORULES=1).
+	norules = variant{name: "norules", group: "norules.schemacost.test"}
+	// variants are the variants measured; order is the order of the write phases of a kind: it cancels drift of the
+	// machine.
+	variants = []variant{full, open}
+	order    = []variant{full, open, open, full, full, open}
 )
 
 // kind is a kind whose status the operator writes.
@@ -107,6 +115,8 @@ type kind struct {
 	templateProp string
 	// spec returns the spec the objects are created with.
 	spec func() (map[string]any, error)
+	// podPath is the path of the pod spec in spec.
+	podPath []string
 	// status returns the status of the seq-th write of the object name.
 	status func(name string, seq int64, now time.Time) map[string]any
 
@@ -119,6 +129,7 @@ var kinds = []*kind{
 		crdFile:      "quarks.cloudfoundry.org_quarksjobs.yaml",
 		templateProp: "template",
 		spec:         func() (map[string]any, error) { return sampleSpec("quarks_v1alpha1_quarksjob_once.yaml") },
+		podPath:      []string{"template", "spec", "template", "spec"},
 		status: func(name string, seq int64, now time.Time) map[string]any {
 			ts := now.UTC().Format(time.RFC3339)
 			return map[string]any{
@@ -144,6 +155,7 @@ var kinds = []*kind{
 		crdFile:      "batch.cs.sap.com_reactivejobs.yaml",
 		templateProp: "jobTemplate",
 		spec:         func() (map[string]any, error) { return sampleSpec("batch_v1alpha1_reactivejob.yaml") },
+		podPath:      []string{"jobTemplate", "spec", "template", "spec"},
 		status: func(name string, seq int64, now time.Time) map[string]any {
 			return map[string]any{
 				"conditions":         conditions(name, seq, now),
@@ -162,6 +174,7 @@ var kinds = []*kind{
 		crdFile:      "batch.cs.sap.com_nodejobruns.yaml",
 		templateProp: "template",
 		spec:         nodeJobRunSpec,
+		podPath:      []string{"template", "spec"},
 		status: func(name string, seq int64, now time.Time) map[string]any {
 			return map[string]any{
 				"conditions":         conditions(name, seq, now),
@@ -244,6 +257,63 @@ func nodeJobRunSpec() (map[string]any, error) {
 	return spec, nil
 }
 
+// enrich adds to the pod spec at path in spec what production templates commonly carry beyond the samples:
+// resources, environment, mounts, probes' neighbours such as security contexts, volumes and tolerations.
+func enrich(spec map[string]any, path []string) error {
+	pod := spec
+	for _, p := range path {
+		next, ok := pod[p].(map[string]any)
+		if !ok {
+			return fmt.Errorf("no %s in the spec", strings.Join(path, "."))
+		}
+		pod = next
+	}
+	containers, ok := pod["containers"].([]any)
+	if !ok {
+		return fmt.Errorf("no containers in %s", strings.Join(path, "."))
+	}
+	for _, c := range containers {
+		c := c.(map[string]any)
+		env := []any{
+			map[string]any{"name": "POD_NAME", "valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.name"}}},
+			map[string]any{"name": "POD_NAMESPACE", "valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.namespace"}}},
+			map[string]any{"name": "DB_PASSWORD", "valueFrom": map[string]any{"secretKeyRef": map[string]any{"name": "db", "key": "password"}}},
+			map[string]any{"name": "MEMORY_LIMIT", "valueFrom": map[string]any{"resourceFieldRef": map[string]any{"resource": "limits.memory"}}},
+		}
+		for i := range 6 {
+			env = append(env, map[string]any{"name": fmt.Sprintf("SETTING_%d", i), "value": fmt.Sprintf("value-%d", i)})
+		}
+		c["env"] = env
+		c["envFrom"] = []any{map[string]any{"configMapRef": map[string]any{"name": "settings"}}}
+		c["imagePullPolicy"] = "IfNotPresent"
+		c["resources"] = map[string]any{
+			"requests": map[string]any{"cpu": "100m", "memory": "128Mi"},
+			"limits":   map[string]any{"cpu": "1", "memory": "512Mi"},
+		}
+		c["volumeMounts"] = []any{
+			map[string]any{"name": "config", "mountPath": "/etc/config", "readOnly": true},
+			map[string]any{"name": "credentials", "mountPath": "/var/run/credentials", "readOnly": true},
+			map[string]any{"name": "scratch", "mountPath": "/tmp"},
+		}
+		c["securityContext"] = map[string]any{
+			"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "runAsNonRoot": true,
+			"capabilities": map[string]any{"drop": []any{"ALL"}},
+		}
+	}
+	pod["volumes"] = []any{
+		map[string]any{"name": "config", "configMap": map[string]any{"name": "settings"}},
+		map[string]any{"name": "credentials", "secret": map[string]any{"secretName": "db"}},
+		map[string]any{"name": "scratch", "emptyDir": map[string]any{"sizeLimit": "1Gi"}},
+	}
+	pod["securityContext"] = map[string]any{"runAsUser": int64(1000), "fsGroup": int64(1000), "seccompProfile": map[string]any{"type": "RuntimeDefault"}}
+	pod["serviceAccountName"] = "job"
+	pod["tolerations"] = []any{
+		map[string]any{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
+	}
+	pod["priorityClassName"] = "batch-low"
+	return nil
+}
+
 func loadCRD(file string) (*apiextensionsv1.CustomResourceDefinition, error) {
 	crd := &apiextensionsv1.CustomResourceDefinition{}
 	if err := readYAML(filepath.Join(utils.CRDPaths()[0], file), crd); err != nil {
@@ -293,9 +363,14 @@ func variantCRD(k *kind, v variant) (crd *apiextensionsv1.CustomResourceDefiniti
 	for _, r := range tmpl.XValidations {
 		dropped = append(dropped, fmt.Sprintf("spec.%s: %s", k.templateProp, oneLine(r.Rule)))
 	}
-	spec.Properties[k.templateProp] = apiextensionsv1.JSONSchemaProps{
-		Type: "object", XPreserveUnknownFields: new(true),
-		Description: tmpl.Description,
+	if v == norules {
+		tmpl.XValidations = nil
+		spec.Properties[k.templateProp] = tmpl
+	} else {
+		spec.Properties[k.templateProp] = apiextensionsv1.JSONSchemaProps{
+			Type: "object", XPreserveUnknownFields: new(true),
+			Description: tmpl.Description,
+		}
 	}
 	var kept apiextensionsv1.ValidationRules
 	for _, r := range spec.XValidations {
@@ -649,7 +724,7 @@ func (b *bench) cleanPhase(ctx context.Context, k *kind, v variant) (phase, erro
 			return phase{}, err
 		}
 		log.Printf("%s %s: %d writes in %v, kube-apiserver %v CPU (%.3f ms/write, %.0f writes/s), other processes %.2f CPUs",
-			k.name, v.name, p.writes, p.wall.Round(time.Millisecond), p.cpu, p.cpuPerWrite(), p.rate(), p.other)
+			k.name, v.name, p.writes, p.wall.Round(time.Millisecond), p.cpu.Round(time.Millisecond), p.cpuPerWrite(), p.rate(), p.other)
 		if p.other <= b.maxOther || try == retries {
 			return p, nil
 		}
@@ -796,6 +871,14 @@ func shares(p *profile.Profile) []share {
 	return out
 }
 
+func phaseNames() string {
+	var names []string
+	for _, v := range order {
+		names = append(names, v.name)
+	}
+	return strings.Join(names, ",")
+}
+
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	sort.Float64s(s)
@@ -812,6 +895,15 @@ func run(ctx context.Context) error {
 		profDir: os.Getenv("SCHEMACOST_PROFILE"),
 	}
 	b.m = envInt("SCHEMACOST_M", 3*b.n)
+	var rich bool
+	switch t := os.Getenv("SCHEMACOST_TEMPLATE"); t {
+	case "", "sample":
+	case "rich":
+		rich = true
+	default:
+		return fmt.Errorf("SCHEMACOST_TEMPLATE=%q: want sample or rich", t)
+	}
+	specBytes := map[string]int{}
 	b.maxOther = 0.2
 	if s := os.Getenv("SCHEMACOST_MAX_OTHER"); s != "" {
 		f, err := strconv.ParseFloat(s, 64)
@@ -831,6 +923,10 @@ func run(ctx context.Context) error {
 			selected = append(selected, kinds[i])
 		}
 	}
+	if os.Getenv("SCHEMACOST_NORULES") == "1" {
+		variants = []variant{full, open, norules}
+		order = []variant{full, open, norules, norules, open, full, full, open, norules}
+	}
 	if b.profDir != "" {
 		if err := os.MkdirAll(b.profDir, 0o755); err != nil {
 			return err
@@ -840,13 +936,15 @@ func run(ctx context.Context) error {
 	var crds []*apiextensionsv1.CustomResourceDefinition
 	dropped := map[string][]string{}
 	for _, k := range selected {
-		for _, v := range []variant{full, open} {
+		for _, v := range variants {
 			crd, d, err := variantCRD(k, v)
 			if err != nil {
 				return err
 			}
 			crds = append(crds, crd)
-			dropped[k.name] = append(dropped[k.name], d...)
+			if v == open {
+				dropped[k.name] = d
+			}
 		}
 	}
 	assets, err := utils.EnvtestAssets()
@@ -897,7 +995,15 @@ func run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, v := range []variant{full, open} {
+		if rich {
+			if err := enrich(spec, k.podPath); err != nil {
+				return fmt.Errorf("%s: %w", k.name, err)
+			}
+		}
+		if data, err := json.Marshal(spec); err == nil {
+			specBytes[k.name] = len(data)
+		}
+		for _, v := range variants {
 			log.Printf("creating %d %s of %s", b.n, k.name, v.group)
 			if err := b.create(ctx, k, v, spec); err != nil {
 				return fmt.Errorf("creating %s of %s: %w", k.name, v.group, err)
@@ -943,7 +1049,7 @@ func run(ctx context.Context) error {
 	var profs []profResult
 	if b.profDir != "" {
 		for _, k := range selected {
-			for _, v := range []variant{full, open} {
+			for _, v := range variants {
 				if o := b.meter.quiet(b.maxOther); o > b.maxOther {
 					log.Printf("other processes use %.2f CPUs; profiling anyway", o)
 				}
@@ -957,18 +1063,31 @@ func run(ctx context.Context) error {
 	}
 
 	fmt.Printf("\nkube-apiserver CPU per status write (merge patch of status, %d objects per variant, %d writes per phase, "+
-		"%d clients, phases full,open,open,full,full,open)\n", b.n, b.m, b.clients)
+		"%d clients, phases %s)\n", b.n, b.m, b.clients, phaseNames())
 	fmt.Printf("machine: %d CPUs, kube-apiserver %s, load average at start %s, at end %s; before the phases kube-apiserver "+
 		"idled at %.1f ms CPU/s and other processes used %.2f CPUs\n",
 		runtime.NumCPU(), serverVersion.GitVersion, loadStart, loadEnd, idle, idleOther)
 	fmt.Printf("a phase during which other processes (not kube-apiserver, etcd or this program) used more than %.2f CPUs "+
 		"(SCHEMACOST_MAX_OTHER) is repeated up to %d times; * marks a figure that kept one\n", b.maxOther, retries)
 	fmt.Println("full: the CRD as shipped; open: the embedded template is {type: object, x-kubernetes-preserve-unknown-fields: true}")
+	if len(variants) > 2 {
+		fmt.Println("norules: the CRD as shipped without the validation rules that reference the template (those open drops)")
+	}
+	tmpl := "the template of the kind's sample in config/samples (SCHEMACOST_TEMPLATE=rich adds env, resources, volumes, security contexts)"
+	if rich {
+		tmpl = "the template of the kind's sample in config/samples with env, resources, volumes, security contexts " +
+			"and tolerations added (SCHEMACOST_TEMPLATE=rich)"
+	}
+	var sizes []string
+	for _, k := range selected {
+		sizes = append(sizes, fmt.Sprintf("%s %d", k.name, specBytes[k.name]))
+	}
+	fmt.Printf("objects: %s; spec JSON bytes: %s\n", tmpl, strings.Join(sizes, ", "))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "kind\tvariant\tCPU ms/write median [min..max]\twrites/s median\tother CPUs max\tratio open/full (CPU ms/write)")
+	fmt.Fprintln(tw, "kind\tvariant\tCPU ms/write median [min..max]\twrites/s median\tother CPUs max\tratio to full (CPU ms/write)")
 	for _, k := range selected {
 		var fullMed float64
-		for _, v := range []variant{full, open} {
+		for _, v := range variants {
 			ps := results[k.name][v.name]
 			var cpus, rates []float64
 			var maxOther float64
