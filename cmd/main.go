@@ -53,6 +53,7 @@ import (
 	"github.com/jobkeeper/jobkeeper/internal/apimetrics"
 	batchcontroller "github.com/jobkeeper/jobkeeper/internal/controller/batch"
 	quarkscontroller "github.com/jobkeeper/jobkeeper/internal/controller/quarks"
+	"github.com/jobkeeper/jobkeeper/internal/labelcache"
 	"github.com/jobkeeper/jobkeeper/internal/leaderpod"
 	"github.com/jobkeeper/jobkeeper/internal/memlimit"
 	"github.com/jobkeeper/jobkeeper/internal/nodemetrics"
@@ -347,9 +348,10 @@ func newManager(cfg *rest.Config, o *options) (ctrl.Manager, []*certwatcher.Cert
 		watchers = append(watchers, w)
 		metricsOpts.TLSOpts = append(metricsOpts.TLSOpts, opt)
 	}
-
+	// The caches keep no managedFields and no last-applied-configuration: nothing reads them, and they are a large
+	// part of every object.
 	// The caches keep no managedFields: nothing reads them, and they are a large part of every object.
-	cacheOpts := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	cacheOpts := cache.Options{DefaultTransform: labelcache.StripMetadata}
 	if ns := splitList(o.watchNamespaces); len(ns) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
 		for _, n := range ns {

@@ -24,7 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 )
 
-// Transform is the transform of the label caches: it drops managedFields from every object, and from Jobs and pods
+// Transform is the transform of the label caches: it drops what StripMetadata drops from every object, and from Jobs and pods
 // the parts of their pod specs that no reader of the caches uses. What stays:
 //
 //   - pods: the node, the host-network flag, the restart policy and, of every container and init container, its name
@@ -35,7 +35,7 @@ import (
 // Every write of a cached pod or Job is a patch computed from two copies of the cached object, so what is dropped
 // here is never written back. The objects are the caches' own, so they are changed in place.
 func Transform(obj any) (any, error) {
-	obj, err := cache.TransformStripManagedFields()(obj)
+	obj, err := StripMetadata(obj)
 	if err != nil {
 		return obj, err
 	}
@@ -50,6 +50,29 @@ func Transform(obj any) (any, error) {
 }
 
 var _ toolscache.TransformFunc = Transform
+
+// lastApplied is the annotation in which client-side kubectl apply keeps a whole copy of the object it applied.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// StripMetadata drops what no reader of the manager's caches uses from every object's metadata: managedFields and
+// the last-applied-configuration annotation of client-side apply, a second copy of the object (its spec included).
+func StripMetadata(obj any) (any, error) {
+	obj, err := cache.TransformStripManagedFields()(obj)
+	if err != nil {
+		return obj, err
+	}
+	if o, ok := obj.(metav1.Object); ok {
+		if ann := o.GetAnnotations(); ann != nil {
+			if _, has := ann[lastApplied]; has {
+				delete(ann, lastApplied)
+				o.SetAnnotations(ann)
+			}
+		}
+	}
+	return obj, nil
+}
+
+var _ toolscache.TransformFunc = StripMetadata
 
 // slimPodSpec returns the fields of spec that the readers of the caches use; env is kept when withEnv is set.
 func slimPodSpec(spec *corev1.PodSpec, withEnv bool) corev1.PodSpec {

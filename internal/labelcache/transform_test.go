@@ -92,3 +92,21 @@ func TestTransformJob(t *testing.T) {
 		t.Errorf("job spec, status or metadata lost: %+v", got)
 	}
 }
+
+func TestStripMetadata(t *testing.T) {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c",
+		Annotations:   map[string]string{lastApplied: `{"big":"copy"}`, "keep": "1"},
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}}}
+	out, err := StripMetadata(cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*corev1.ConfigMap)
+	if got.ManagedFields != nil || len(got.Annotations) != 1 || got.Annotations["keep"] != "1" {
+		t.Errorf("metadata = %+v, want only the annotation keep", got.ObjectMeta)
+	}
+	meta := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{lastApplied: "x"}}}
+	if out, _ := StripMetadata(meta); len(out.(*metav1.PartialObjectMetadata).Annotations) != 0 {
+		t.Error("the annotation stayed on a metadata-only object")
+	}
+}
