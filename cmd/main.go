@@ -348,9 +348,9 @@ func newManager(cfg *rest.Config, o *options) (ctrl.Manager, []*certwatcher.Cert
 		watchers = append(watchers, w)
 		metricsOpts.TLSOpts = append(metricsOpts.TLSOpts, opt)
 	}
+
 	// The caches keep no managedFields and no last-applied-configuration: nothing reads them, and they are a large
 	// part of every object.
-	// The caches keep no managedFields: nothing reads them, and they are a large part of every object.
 	cacheOpts := cache.Options{DefaultTransform: labelcache.StripMetadata}
 	if ns := splitList(o.watchNamespaces); len(ns) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
