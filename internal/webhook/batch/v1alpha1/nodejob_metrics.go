@@ -18,21 +18,26 @@ package v1alpha1
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"slices"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
 )
 
-// NodeJobMetricFamilyIndex is the field index of NodeJobs by the names of the metric families they declare: every
-// <prefix>_<suffix> of their gauges and of the operator's own suffixes.
+// NodeJobMetricFamilyIndex is the index of NodeJobs, in the informer of the manager's cache, by the metric families
+// they declare: for every <prefix>_<suffix> of their gauges and of the operator's own suffixes, the family's name,
+// and its name with its declaration (familyKey). Who declares a family, and who declares it the same way, are two
+// lookups that copy nothing, however many NodeJobs share the family.
 const NodeJobMetricFamilyIndex = "jobkeeper.spec.metrics.families"
+
+// FamilyIndex finds the NodeJobs of an index value: the informer's indexer, whose objects are read, never changed.
+type FamilyIndex interface {
+	ByIndex(indexName, indexedValue string) ([]any, error)
+}
 
 // The conflict check lists NodeJobs from the manager's cache.
 // +kubebuilder:rbac:groups=batch.cs.sap.com,resources=nodejobs,verbs=get;list;watch
@@ -95,27 +100,34 @@ func metricFamilies(spec *batchv1alpha1.NodeJobSpec) map[string]*metricFamily {
 	return out
 }
 
-// NodeJobMetricFamilyNames is the extractor of NodeJobMetricFamilyIndex.
-func NodeJobMetricFamilyNames(obj client.Object) []string {
+// key is the index value of a family with its declaration.
+func (f *metricFamily) key() string {
+	if f.reserved != "" {
+		return f.name + "\x00\x01" + f.reserved
+	}
+	return f.name + "\x00" + f.help + "\x00" + strings.Join(f.labels, ",")
+}
+
+// NodeJobMetricFamilyValues is the index function of NodeJobMetricFamilyIndex.
+func NodeJobMetricFamilyValues(obj any) ([]string, error) {
 	nj, ok := obj.(*batchv1alpha1.NodeJob)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	fams := metricFamilies(&nj.Spec)
-	names := make([]string, 0, len(fams))
-	for n := range fams {
-		names = append(names, n)
+	values := make([]string, 0, 2*len(fams))
+	for n, f := range fams {
+		values = append(values, n, f.key())
 	}
-	slices.Sort(names)
-	return names
+	slices.Sort(values)
+	return values, nil
 }
 
 // metricConflicts returns an error for every family of nj that another NodeJob declares with other labels or help
 // (NJ-X12). On update (old is set) only the families that the update adds or changes are checked, so that a
-// NodeJob whose families were admitted can still be changed elsewhere. The other NodeJobs are listed from reader
-// by NodeJobMetricFamilyIndex; without a reader nothing is checked.
-func metricConflicts(ctx context.Context, reader client.Reader, old, nj *batchv1alpha1.NodeJob) (field.ErrorList, error) {
-	if reader == nil {
+// NodeJob whose families were admitted can still be changed elsewhere. Without an index nothing is checked.
+func metricConflicts(index FamilyIndex, old, nj *batchv1alpha1.NodeJob) (field.ErrorList, error) {
+	if index == nil {
 		return nil, nil
 	}
 	var before map[string]*metricFamily
@@ -133,28 +145,61 @@ func metricConflicts(ctx context.Context, reader client.Reader, old, nj *batchv1
 
 	var errs field.ErrorList
 	for _, n := range names {
-		var list batchv1alpha1.NodeJobList
-		if err := reader.List(ctx, &list, client.MatchingFields{NodeJobMetricFamilyIndex: n}); err != nil {
-			return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("listing NodeJobs that declare metric %s: %v", n, err))
-		}
-		slices.SortFunc(list.Items, func(a, b batchv1alpha1.NodeJob) int {
-			return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
-		})
 		f := fams[n]
-		for i := range list.Items {
-			other := &list.Items[i]
-			if other.Namespace == nj.Namespace && other.Name == nj.Name {
-				continue
-			}
-			if o := metricFamilies(&other.Spec)[n]; o != nil && !f.same(o) {
-				errs = append(errs, field.Invalid(f.path, describeFamily(f),
-					fmt.Sprintf("metric %s is already declared with other labels or help by NodeJob %s/%s (%s)",
-						n, other.Namespace, other.Name, describeFamily(o))))
-				break
-			}
+		all, err := index.ByIndex(NodeJobMetricFamilyIndex, n)
+		if err != nil {
+			return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("looking up NodeJobs that declare metric %s: %v", n, err))
+		}
+		same, err := index.ByIndex(NodeJobMetricFamilyIndex, f.key())
+		if err != nil {
+			return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("looking up NodeJobs that declare metric %s: %v", n, err))
+		}
+		if others(all, nj) == others(same, nj) {
+			continue // every other NodeJob that declares the family declares it the same way
+		}
+		if o := firstConflict(all, nj, f); o != nil {
+			errs = append(errs, field.Invalid(f.path, describeFamily(f),
+				fmt.Sprintf("metric %s is already declared with other labels or help by NodeJob %s/%s (%s)",
+					n, o.nj.Namespace, o.nj.Name, describeFamily(o.family))))
 		}
 	}
 	return errs, nil
+}
+
+// others counts the NodeJobs of objs other than nj.
+func others(objs []any, nj *batchv1alpha1.NodeJob) int {
+	n := 0
+	for _, o := range objs {
+		if other, ok := o.(*batchv1alpha1.NodeJob); ok && (other.Namespace != nj.Namespace || other.Name != nj.Name) {
+			n++
+		}
+	}
+	return n
+}
+
+// declaration is a family as another NodeJob declares it.
+type declaration struct {
+	nj     *batchv1alpha1.NodeJob
+	family *metricFamily
+}
+
+// firstConflict returns, in namespace/name order, the first NodeJob of objs other than nj that declares f's family
+// differently.
+func firstConflict(objs []any, nj *batchv1alpha1.NodeJob, f *metricFamily) *declaration {
+	var first *declaration
+	for _, o := range objs {
+		other, ok := o.(*batchv1alpha1.NodeJob)
+		if !ok || (other.Namespace == nj.Namespace && other.Name == nj.Name) {
+			continue
+		}
+		if first != nil && strings.Compare(other.Namespace+"/"+other.Name, first.nj.Namespace+"/"+first.nj.Name) > 0 {
+			continue
+		}
+		if d := metricFamilies(&other.Spec)[f.name]; d != nil && !f.same(d) {
+			first = &declaration{nj: other, family: d}
+		}
+	}
+	return first
 }
 
 // describeFamily renders a declaration for messages.

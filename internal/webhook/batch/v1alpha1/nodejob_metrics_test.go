@@ -17,13 +17,13 @@ limitations under the License.
 package v1alpha1
 
 import (
-	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	toolscache "k8s.io/client-go/tools/cache"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
 )
@@ -40,18 +40,31 @@ func TestNodeJobMetricConflicts(t *testing.T) {
 	g := func(help string, labels ...string) map[string]batchv1alpha1.NodeJobGauge {
 		return map[string]batchv1alpha1.NodeJobGauge{"load": {Help: help, Labels: labels}}
 	}
-	reader := fake.NewClientBuilder().WithScheme(scheme.Scheme).
-		WithIndex(&batchv1alpha1.NodeJob{}, NodeJobMetricFamilyIndex, NodeJobMetricFamilyNames).
-		WithObjects(
-			withGauges("ns", "owner", "p", g("Load.", "b", "a")),
-			withGauges("ns", "plain", "", nil),
-			withGauges("ns", "sub", "p_sub", nil),
-		).Build()
+	index := toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc,
+		toolscache.Indexers{NodeJobMetricFamilyIndex: NodeJobMetricFamilyValues})
+	for _, nj := range []*batchv1alpha1.NodeJob{
+		withGauges("ns", "owner", "p", g("Load.", "b", "a")),
+		withGauges("ns", "plain", "", nil),
+		withGauges("ns", "sub", "p_sub", nil),
+		// Many NodeJobs that agree, and one older that does not: the lookup must not stop at the agreeing ones.
+		withGauges("ns", "a-odd", "q", g("Odd.")),
+	} {
+		if err := index.Add(nj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 50 {
+		if err := index.Add(withGauges("many", fmt.Sprintf("n-%02d", i), "q", g("Load."))); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	tests := []struct {
 		name      string
 		old, nj   *batchv1alpha1.NodeJob
 		wantField string
+		// wantOther is the NodeJob the conflict names, when it matters.
+		wantOther string
 	}{
 		{name: "same declaration, labels in another order", nj: withGauges("o", "x", "p", g("Load.", "a", "b", "node"))},
 		{name: "same default prefix, no gauges", nj: withGauges("o", "x", "nodejob", nil)},
@@ -63,10 +76,14 @@ func TestNodeJobMetricConflicts(t *testing.T) {
 		{name: "prefix whose own family is another NodeJob's gauge", nj: withGauges("o", "x", "p_load", nil) /* no clash: p_load_* */},
 		{name: "update that keeps a conflicting family", old: withGauges("o", "x", "p", g("Other.")),
 			nj: withGauges("o", "x", "p", g("Other."))},
+		{name: "agrees with many, not with one", nj: withGauges("o", "x", "q", g("Load.")),
+			wantField: "spec.metrics.gauges[load]", wantOther: "ns/a-odd"},
+		{name: "one of the many, changed", old: withGauges("many", "n-07", "q", g("Load.")),
+			nj: withGauges("many", "n-07", "q", g("Changed.")), wantField: "spec.metrics.gauges[load]", wantOther: "many/n-00"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			errs, err := metricConflicts(context.Background(), reader, tt.old, tt.nj)
+			errs, err := metricConflicts(index, tt.old, tt.nj)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,9 +96,12 @@ func TestNodeJobMetricConflicts(t *testing.T) {
 			if len(errs) != 1 || errs[0].Field != tt.wantField || !strings.Contains(errs[0].Detail, "already declared") {
 				t.Fatalf("conflicts = %v, want one at %s", errs, tt.wantField)
 			}
+			if tt.wantOther != "" && !strings.Contains(errs[0].Detail, "NodeJob "+tt.wantOther+" ") {
+				t.Fatalf("conflict %q does not name %s", errs[0].Detail, tt.wantOther)
+			}
 		})
 	}
-	if errs, err := metricConflicts(context.Background(), nil, nil, withGauges("o", "x", "p", g("Other."))); err != nil || errs != nil {
+	if errs, err := metricConflicts(nil, nil, withGauges("o", "x", "p", g("Other."))); err != nil || errs != nil {
 		t.Fatalf("without a reader: %v, %v", errs, err)
 	}
 }

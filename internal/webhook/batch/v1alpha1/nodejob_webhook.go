@@ -36,9 +36,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
@@ -57,16 +57,23 @@ var (
 var cronDescriptors = []string{"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 
 // SetupNodeJobWebhookWithManager registers the NodeJob webhooks with the manager. The validator finds NodeJobs that
-// declare the same metric families in the manager's cache, through the field index NodeJobMetricFamilyIndex that
-// this adds.
+// declare the same metric families through NodeJobMetricFamilyIndex, which this adds to the informer of NodeJobs in
+// the manager's cache.
 func SetupNodeJobWebhookWithManager(mgr ctrl.Manager) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &batchv1alpha1.NodeJob{}, NodeJobMetricFamilyIndex,
-		NodeJobMetricFamilyNames); err != nil {
+	inf, err := mgr.GetCache().GetInformer(context.Background(), &batchv1alpha1.NodeJob{})
+	if err != nil {
+		return fmt.Errorf("getting the informer of NodeJobs: %w", err)
+	}
+	sii, ok := inf.(toolscache.SharedIndexInformer)
+	if !ok {
+		return fmt.Errorf("the informer of NodeJobs is a %T, not a SharedIndexInformer", inf)
+	}
+	if err := sii.AddIndexers(toolscache.Indexers{NodeJobMetricFamilyIndex: NodeJobMetricFamilyValues}); err != nil {
 		return fmt.Errorf("indexing NodeJobs by metric family: %w", err)
 	}
 	return ctrl.NewWebhookManagedBy(mgr, &batchv1alpha1.NodeJob{}).
 		WithDefaulter(&NodeJobCustomDefaulter{}).
-		WithValidator(&NodeJobCustomValidator{Families: mgr.GetCache()}).
+		WithValidator(&NodeJobCustomValidator{Families: sii.GetIndexer()}).
 		Complete()
 }
 
@@ -141,9 +148,9 @@ func defaultQuantity(q **resource.Quantity, def string) {
 // variables, volumes and metric names, the bounds of quantities, and metric families that another NodeJob declares
 // differently (NJ-X12).
 type NodeJobCustomValidator struct {
-	// Families lists NodeJobs by NodeJobMetricFamilyIndex; the manager's cache. Without it, metric families are
-	// not compared across NodeJobs.
-	Families client.Reader
+	// Families finds NodeJobs by NodeJobMetricFamilyIndex: the indexer of the manager's informer of NodeJobs.
+	// Without it, metric families are not compared across NodeJobs.
+	Families FamilyIndex
 }
 
 var _ admission.Validator[*batchv1alpha1.NodeJob] = &NodeJobCustomValidator{}
@@ -170,7 +177,7 @@ func (v *NodeJobCustomValidator) validate(ctx context.Context, old, nj *batchv1a
 	if err := validateNodeJob(nj); err != nil {
 		return err
 	}
-	errs, err := metricConflicts(ctx, v.Families, old, nj)
+	errs, err := metricConflicts(v.Families, old, nj)
 	if err != nil {
 		return err
 	}
