@@ -297,6 +297,10 @@ func (s *suite) idleManager(ctx context.Context, cl *cluster, r int) (idleFigure
 	if err != nil {
 		return f, err
 	}
+	// What the resident set is made of now: the Go runtime's anonymous memory, and the pages of the binary.
+	anon, _ := m.procStatus("RssAnon")
+	file, _ := m.procStatus("RssFile")
+	log.Printf("B4 rep %d: resident now: anonymous %.1f MiB, file-backed %.1f MiB", r, anon/mib, file/mib)
 	f = idleFigures{
 		idleWrites:    (after.writes() - before.writes()) / s.cfg.idle.Minutes(),
 		startupWrites: before.writes(),

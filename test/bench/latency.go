@@ -239,7 +239,7 @@ func (s *suite) latencies(ctx context.Context, cl *cluster, tr *tracker, ns stri
 	if err := cl.namespace(ctx, ns); err != nil {
 		return nil, err
 	}
-	var out []time.Duration
+	var out, toRun, runToPod []time.Duration
 	for i := range samples + 1 {
 		name := fmt.Sprintf("lat-%d", i)
 		t0 := time.Now()
@@ -250,9 +250,17 @@ func (s *suite) latencies(ctx context.Context, cl *cluster, tr *tracker, ns stri
 		if err != nil {
 			return nil, fmt.Errorf("waiting for the child of %s/%s: %w; %s", ns, name, err, cl.describe(ctx, ns))
 		}
-		if i > 0 { // the first object of a kind also pays for the client's discovery of the kind
-			out = append(out, at.Sub(t0))
+		if i == 0 { // the first object of a kind also pays for the client's discovery of the kind
+			continue
 		}
+		out = append(out, at.Sub(t0))
+		if run, ok := tr.runSeen(ns, name); ok {
+			toRun, runToPod = append(toRun, run.Sub(t0)), append(runToPod, at.Sub(run))
+		}
+	}
+	if len(toRun) > 0 {
+		log.Printf("B1 %s in %s: create → run seen p50 %.1f ms, run seen → pod seen p50 %.1f ms", k.name, ns,
+			millis(percentile(toRun, 50)), millis(percentile(runToPod, 50)))
 	}
 	return out, nil
 }

@@ -110,6 +110,17 @@ func activity(before, after scrape) string {
 			before.histogramSum("controller_runtime_reconcile_time_seconds", is)
 		fmt.Fprintf(&b, "%s: %.0f reconciles, mean %.1f ms; ", ctrl, n, 1000*t/n)
 	}
+	for _, path := range webhookPaths(after) {
+		is := func(l map[string]string) bool { return l["webhook"] == path }
+		n := after.histogramCount("controller_runtime_webhook_latency_seconds", is) -
+			before.histogramCount("controller_runtime_webhook_latency_seconds", is)
+		if n == 0 {
+			continue
+		}
+		t := after.histogramSum("controller_runtime_webhook_latency_seconds", is) -
+			before.histogramSum("controller_runtime_webhook_latency_seconds", is)
+		fmt.Fprintf(&b, "webhook %s: %.0f calls, mean %.1f ms; ", path, n, 1000*t/n)
+	}
 	for _, verb := range []string{"GET", "LIST", "POST", "PUT", "PATCH", "DELETE"} {
 		is := func(l map[string]string) bool { return l["method"] == verb }
 		if n := after.sum("rest_client_requests_total", is) - before.sum("rest_client_requests_total", is); n > 0 {
@@ -137,6 +148,37 @@ func controllers(s scrape) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// webhookPaths lists the webhook label values of the webhook latency histogram.
+func webhookPaths(s scrape) []string {
+	seen := map[string]bool{}
+	var out []string
+	if f, ok := s["controller_runtime_webhook_latency_seconds"]; ok {
+		for _, m := range f.GetMetric() {
+			if p := labelsOf(m)["webhook"]; p != "" && !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// histogramCount adds the sample counts of a histogram family over the series whose labels match.
+func (s scrape) histogramCount(family string, match func(labels map[string]string) bool) float64 {
+	f, ok := s[family]
+	if !ok {
+		return 0
+	}
+	var total float64
+	for _, m := range f.GetMetric() {
+		if m.Histogram != nil && (match == nil || match(labelsOf(m))) {
+			total += float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return total
 }
 
 // labelsOf returns the labels of a series by name.

@@ -29,6 +29,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 
@@ -43,6 +45,9 @@ type tracker struct {
 	byParent map[string]time.Time
 	count    map[string]int
 	notify   chan struct{}
+	// runs is when the first NodeJobRun of each NodeJob was seen: where a NodeJob's latency splits between the
+	// NodeJob controller and the run controller.
+	runs map[string]time.Time
 
 	kubelet *kubelet
 }
@@ -52,7 +57,7 @@ func parentKey(kind, ns, name string) string { return kind + "/" + ns + "/" + na
 // startTracker starts the informers and waits for their first list.
 func (cl *cluster) startTracker(ctx context.Context) (*tracker, error) {
 	t := &tracker{seen: map[string]time.Time{}, byParent: map[string]time.Time{}, count: map[string]int{},
-		notify: make(chan struct{}), kubelet: &kubelet{cl: cl, sem: make(chan struct{}, 16)}}
+		runs: map[string]time.Time{}, notify: make(chan struct{}), kubelet: &kubelet{cl: cl, sem: make(chan struct{}, 16)}}
 	jobs := informers.NewSharedInformerFactory(cl.cs, 0)
 	if _, err := jobs.Batch().V1().Jobs().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
@@ -77,8 +82,34 @@ func (cl *cluster) startTracker(ctx context.Context) (*tracker, error) {
 	}); err != nil {
 		return nil, err
 	}
+	dyn, err := dynamic.NewForConfig(cl.cfg)
+	if err != nil {
+		return nil, err
+	}
+	runs := dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0)
+	if _, err := runs.ForResource(batchv1alpha1.GroupVersion.WithResource("nodejobruns")).Informer().AddEventHandler(
+		cache.ResourceEventHandlerFuncs{AddFunc: func(obj any) {
+			run, ok := obj.(metav1.Object)
+			if !ok {
+				return
+			}
+			key := parentKey("NodeJob", run.GetNamespace(), run.GetLabels()[batchv1alpha1.NodeJobNameLabel])
+			t.mu.Lock()
+			if _, seen := t.runs[key]; !seen {
+				t.runs[key] = time.Now()
+			}
+			t.mu.Unlock()
+		}}); err != nil {
+		return nil, err
+	}
 	jobs.Start(ctx.Done())
 	pods.Start(ctx.Done())
+	runs.Start(ctx.Done())
+	for typ, ok := range runs.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return nil, fmt.Errorf("the %v informer did not sync", typ)
+		}
+	}
 	for typ, ok := range jobs.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			return nil, fmt.Errorf("the %v informer did not sync", typ)
@@ -127,6 +158,14 @@ func (t *tracker) wait(ctx context.Context, timeout time.Duration, cond func() b
 			return ctx.Err()
 		}
 	}
+}
+
+// runSeen is when the first NodeJobRun of a NodeJob was seen.
+func (t *tracker) runSeen(ns, name string) (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at, ok := t.runs[parentKey("NodeJob", ns, name)]
+	return at, ok
 }
 
 // waitParent waits until a child of the parent is seen and returns when it was seen.
