@@ -55,7 +55,7 @@ func SetupQuarksJobWebhookWithManager(mgr ctrl.Manager) error {
 		Complete()
 }
 
-// +kubebuilder:webhook:path=/mutate-quarks-cloudfoundry-org-v1alpha1-quarksjob,mutating=true,failurePolicy=fail,sideEffects=None,groups=quarks.cloudfoundry.org,resources=quarksjobs,verbs=create;update,versions=v1alpha1,name=mquarksjob-v1alpha1.kb.io,admissionReviewVersions=v1,patch=`{"matchConditions":[{"name":"create-or-spec-changed","expression":"request.operation == 'CREATE' || object.spec != oldObject.spec"}]}`
+// +kubebuilder:webhook:path=/mutate-quarks-cloudfoundry-org-v1alpha1-quarksjob,mutating=true,failurePolicy=fail,sideEffects=None,groups=quarks.cloudfoundry.org,resources=quarksjobs,verbs=create;update,versions=v1alpha1,name=mquarksjob-v1alpha1.kb.io,admissionReviewVersions=v1,patch=`{"matchConditions":[{"name":"create-or-spec-changed-beyond-trigger","expression":"request.operation == 'CREATE' || object.spec.exists(k, k != 'trigger' && (!(k in oldObject.spec) || object.spec[k] != oldObject.spec[k])) || oldObject.spec.exists(k, k != 'trigger' && !(k in object.spec))"}]}`
 
 // QuarksJobCustomDefaulter sets the defaults of a QuarksJob. They are the same as the defaults of the CRD
 // schema.
@@ -89,7 +89,7 @@ func defaultQuarksJob(qj *quarksv1alpha1.QuarksJob) {
 	}
 }
 
-// +kubebuilder:webhook:path=/validate-quarks-cloudfoundry-org-v1alpha1-quarksjob,mutating=false,failurePolicy=fail,sideEffects=None,groups=quarks.cloudfoundry.org,resources=quarksjobs,verbs=create;update,versions=v1alpha1,name=vquarksjob-v1alpha1.kb.io,admissionReviewVersions=v1,patch=`{"matchConditions":[{"name":"create-or-spec-changed","expression":"request.operation == 'CREATE' || object.spec != oldObject.spec"}]}`
+// +kubebuilder:webhook:path=/validate-quarks-cloudfoundry-org-v1alpha1-quarksjob,mutating=false,failurePolicy=fail,sideEffects=None,groups=quarks.cloudfoundry.org,resources=quarksjobs,verbs=create;update,versions=v1alpha1,name=vquarksjob-v1alpha1.kb.io,admissionReviewVersions=v1,patch=`{"matchConditions":[{"name":"create-or-spec-changed-beyond-trigger","expression":"request.operation == 'CREATE' || object.spec.exists(k, k != 'trigger' && (!(k in oldObject.spec) || object.spec[k] != oldObject.spec[k])) || oldObject.spec.exists(k, k != 'trigger' && !(k in object.spec))"}]}`
 
 // QuarksJobCustomValidator checks the rules of a QuarksJob that the CRD schema cannot express.
 type QuarksJobCustomValidator struct{}

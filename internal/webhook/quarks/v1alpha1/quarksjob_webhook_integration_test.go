@@ -19,6 +19,7 @@ package v1alpha1
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -30,6 +31,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/yaml"
 
 	quarksv1alpha1 "github.com/jobkeeper/jobkeeper/api/quarks/v1alpha1"
@@ -152,4 +154,57 @@ var _ = Describe("QuarksJob webhooks called by the API server", func() {
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "error: %v", err)
 		Expect(err.Error()).To(ContainSubstring("reserved by the operator"))
 	})
+
+	// The operator writes the strategy back (once to done, now to manual) after every run it starts: those writes
+	// change nothing the webhooks look at, so the API server does not call them; any other spec change still does.
+	It("is not called for a change of spec.trigger alone, and is for any other spec change", func() {
+		qj := readExample("qjob_output.yaml")
+		qj.Spec.Trigger.Strategy = quarksv1alpha1.StrategyOnce
+		calls := webhookCalls()
+		Expect(c.Create(ctx, qj)).To(Succeed())
+		Expect(webhookCalls() - calls).To(Equal(2.0), "the mutating and the validating webhook admit the create")
+
+		calls = webhookCalls()
+		patch := client.MergeFrom(qj.DeepCopy())
+		qj.Spec.Trigger.Strategy = quarksv1alpha1.StrategyDone
+		Expect(c.Patch(ctx, qj, patch)).To(Succeed())
+		Expect(qj.Spec.Trigger.Strategy).To(Equal(quarksv1alpha1.StrategyDone))
+		Expect(webhookCalls() - calls).To(BeZero(), "a write-back of the strategy")
+
+		calls = webhookCalls()
+		patch = client.MergeFrom(qj.DeepCopy())
+		qj.Spec.UpdateOnConfigChange = !qj.Spec.UpdateOnConfigChange
+		Expect(c.Patch(ctx, qj, patch)).To(Succeed())
+		Expect(webhookCalls() - calls).To(Equal(2.0), "a change of updateOnConfigChange")
+
+		calls = webhookCalls()
+		patch = client.MergeFrom(qj.DeepCopy())
+		qj.Spec.Trigger.Strategy = quarksv1alpha1.StrategyNow
+		qj.Spec.Template.Spec.Template.Spec.Containers[0].Name = quarksv1alpha1.OutputPersistContainerName
+		err := c.Patch(ctx, qj, patch)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "a change of the strategy and of the template: %v", err)
+		Expect(err.Error()).To(ContainSubstring("reserved by the operator"))
+		Expect(webhookCalls() - calls).To(Equal(2.0))
+	})
 })
+
+// webhookCalls is how many requests the QuarksJob webhooks of this process have served.
+func webhookCalls() float64 {
+	GinkgoHelper()
+	families, err := ctrlmetrics.Registry.Gather()
+	Expect(err).NotTo(HaveOccurred())
+	var n float64
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_webhook_requests_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "webhook" && strings.Contains(l.GetValue(), "quarksjob") {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
+}
