@@ -351,16 +351,17 @@ func (r *Registry) dropRun(ru *run) {
 // node after a restart.
 type Loader func(run *batchv1alpha1.NodeJobRun, node string) []Series
 
-// SyncRun brings the registry up to date with a run's status: the run's
-// desired count and execution ID, and for every node its processing and
-// duration gauges. Series of nodes with an accepted result are loaded with
-// load the first time (NJ-32).
-func (r *Registry) SyncRun(obj *batchv1alpha1.NodeJobRun, load Loader) {
+// SyncRun brings the registry up to date with a run: from its status the
+// desired count, from its spec the execution ID, and from nodes, the state of
+// every node of the run (the run controller's records, which the status does
+// not list), each node's processing and duration gauges. Series of nodes with
+// an accepted result are loaded with load the first time (NJ-32).
+func (r *Registry) SyncRun(obj *batchv1alpha1.NodeJobRun, nodes []batchv1alpha1.NodeJobRunNode, load Loader) {
 	key := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Spec.NodeJobName}
 	var toLoad []string
 	r.mu.Lock()
 	ru := r.run(key, obj)
-	for _, n := range obj.Status.Nodes {
+	for _, n := range nodes {
 		nd := ru.node(n.Name)
 		switch {
 		case n.Phase == batchv1alpha1.NodeJobRunNodePhaseFailed && n.StartTime != nil:

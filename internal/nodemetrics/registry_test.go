@@ -46,7 +46,7 @@ func nodeJobRun(nodeJob, name, executionID string, scheduled time.Time, phase ba
 	nodes ...batchv1alpha1.NodeJobRunNode) *batchv1alpha1.NodeJobRun {
 	run := &batchv1alpha1.NodeJobRun{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name}}
 	run.Spec.NodeJobName, run.Spec.ExecutionID, run.Spec.ScheduledTime = nodeJob, executionID, metav1.NewTime(scheduled)
-	run.Status.Phase, run.Status.Desired, run.Status.Nodes = phase, int32(len(nodes)), nodes
+	run.Status.Phase, run.Status.Desired = phase, int32(len(nodes))
 	return run
 }
 
@@ -95,11 +95,12 @@ func TestResultSeriesAndOwnGauges(t *testing.T) {
 	}
 	start := metav1.NewTime(t0)
 	end := metav1.NewTime(t0.Add(1500 * time.Millisecond))
-	run := nodeJobRun("nj", "nj-1", "202601020304", t0, batchv1alpha1.NodeJobRunPhaseRunning,
-		batchv1alpha1.NodeJobRunNode{Name: "n1", Phase: batchv1alpha1.NodeJobRunNodePhaseRunning, StartTime: &start},
-		batchv1alpha1.NodeJobRunNode{Name: "n2", Phase: batchv1alpha1.NodeJobRunNodePhaseFailed, StartTime: &start,
-			CompletionTime: &end})
-	r.SyncRun(run, nil)
+	nodes := []batchv1alpha1.NodeJobRunNode{
+		{Name: "n1", Phase: batchv1alpha1.NodeJobRunNodePhaseRunning, StartTime: &start},
+		{Name: "n2", Phase: batchv1alpha1.NodeJobRunNodePhaseFailed, StartTime: &start, CompletionTime: &end},
+	}
+	run := nodeJobRun("nj", "nj-1", "202601020304", t0, batchv1alpha1.NodeJobRunPhaseRunning, nodes...)
+	r.SyncRun(run, nodes, nil)
 	r.SetResult(run, "n1", []Series{
 		{Suffix: "test", Value: 1, Labels: map[string]string{"label_a": "AAA", "label_b": "BBB"}},
 		{Suffix: "test", Value: 2.554, Labels: map[string]string{"label_a": "AAA2"}},
@@ -132,9 +133,11 @@ func TestSyncRunLoadsSeriesOnce(t *testing.T) {
 	if _, err := r.Declare(nodeJob("nj", t0)); err != nil {
 		t.Fatal(err)
 	}
-	run := nodeJobRun("nj", "nj-1", "202601020304", t0, batchv1alpha1.NodeJobRunPhaseRunning,
-		batchv1alpha1.NodeJobRunNode{Name: "n1", Phase: batchv1alpha1.NodeJobRunNodePhaseRunning, ResultReceived: true},
-		batchv1alpha1.NodeJobRunNode{Name: "n2", Phase: batchv1alpha1.NodeJobRunNodePhaseRunning})
+	nodes := []batchv1alpha1.NodeJobRunNode{
+		{Name: "n1", Phase: batchv1alpha1.NodeJobRunNodePhaseRunning, ResultReceived: true},
+		{Name: "n2", Phase: batchv1alpha1.NodeJobRunNodePhaseRunning},
+	}
+	run := nodeJobRun("nj", "nj-1", "202601020304", t0, batchv1alpha1.NodeJobRunPhaseRunning, nodes...)
 	loads := 0
 	load := func(_ *batchv1alpha1.NodeJobRun, node string) []Series {
 		loads++
@@ -143,8 +146,8 @@ func TestSyncRunLoadsSeriesOnce(t *testing.T) {
 		}
 		return []Series{{Suffix: "test", Value: 7}}
 	}
-	r.SyncRun(run, load)
-	r.SyncRun(run, load)
+	r.SyncRun(run, nodes, load)
+	r.SyncRun(run, nodes, load)
 	if loads != 1 {
 		t.Errorf("loaded %d times, want 1", loads)
 	}
@@ -211,7 +214,7 @@ func TestLatestSeries(t *testing.T) {
 
 	// When the second run finishes without node b, b's latest series goes.
 	second.Status.Phase = batchv1alpha1.NodeJobRunPhaseSucceeded
-	r.SyncRun(second, nil)
+	r.SyncRun(second, nil, nil)
 	got = collect(t, r, "p_test")
 	mustContain(t, got, `p_test{executionID="latest",namespace="ns",node="a",nodejob="nj"} 10`,
 		`p_test{executionID="202601020304",namespace="ns",node="b",nodejob="nj"} 2`)

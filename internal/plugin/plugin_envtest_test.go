@@ -402,8 +402,8 @@ var _ = Describe("why", func() {
 		now := metav1.Now()
 		run.Status = batchv1alpha1.NodeJobRunStatus{ObservedGeneration: 1, Phase: batchv1alpha1.NodeJobRunPhaseFailed,
 			Reason: "FailFast", Desired: 2, Failed: 1, Skipped: 1,
-			Nodes: []batchv1alpha1.NodeJobRunNode{{Name: "node-a", Phase: batchv1alpha1.NodeJobRunNodePhaseFailed, Reason: "PodFailed",
-				Message: "exit code 3"}, {Name: "node-b", Phase: batchv1alpha1.NodeJobRunNodePhaseSkipped}},
+			FailedNodes: []batchv1alpha1.NodeJobRunNode{{Name: "node-a", Phase: batchv1alpha1.NodeJobRunNodePhaseFailed,
+				Reason: "PodFailed", Message: "exit code 3"}},
 			Conditions: []metav1.Condition{
 				{Type: "Ready", Status: metav1.ConditionFalse, Reason: "RunFailed", Message: "node node-a failed", LastTransitionTime: now},
 				{Type: "Stalled", Status: metav1.ConditionTrue, Reason: "RunFailed", Message: "node node-a failed", LastTransitionTime: now},

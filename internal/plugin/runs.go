@@ -220,7 +220,7 @@ func belongsToNodeJob(run *batchv1alpha1.NodeJobRun, nj *batchv1alpha1.NodeJob) 
 func toNodeJobRunRow(run *batchv1alpha1.NodeJobRun) nodeJobRunRow {
 	s := run.Status
 	var failed []failedNodeRow
-	for _, n := range s.Nodes {
+	for _, n := range s.FailedNodes {
 		if n.Phase == batchv1alpha1.NodeJobRunNodePhaseFailed {
 			failed = append(failed, failedNodeRow{Name: n.Name, Reason: n.Reason, Message: n.Message})
 		}

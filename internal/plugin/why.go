@@ -199,7 +199,7 @@ func typedFacts(obj runtime.Object) ([]metav1.Condition, []detail) {
 		if o.Spec.Paused {
 			d = append(d, detail{"Paused", "true: clear spec.paused to resume"})
 		}
-		for _, n := range s.Nodes {
+		for _, n := range s.FailedNodes {
 			if n.Phase == batchv1alpha1.NodeJobRunNodePhaseFailed {
 				d = append(d, detail{"Failed node", joinNonEmpty(", ", n.Name, n.Reason, n.Message)})
 			}

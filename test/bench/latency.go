@@ -121,8 +121,6 @@ func plainNodeJob(ctx context.Context, cl *cluster, ns, name string) error {
 	now := metav1.Now()
 	unchanged := run.DeepCopy()
 	run.Status.Phase, run.Status.StartTime, run.Status.Desired, run.Status.Active = batchv1alpha1.NodeJobRunPhaseRunning, &now, 1, 1
-	run.Status.Nodes = []batchv1alpha1.NodeJobRunNode{{Name: "b1-0000", Phase: batchv1alpha1.NodeJobRunNodePhaseRunning,
-		PodName: run.Name + "-b1-0000", StartTime: &now}}
 	if err := cl.c.Status().Patch(ctx, run, client.MergeFrom(unchanged)); err != nil {
 		return err
 	}

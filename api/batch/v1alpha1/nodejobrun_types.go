@@ -223,7 +223,7 @@ type NodeJobRunStatus struct {
 	// +optional
 	StorageBytes int64 `json:"storageBytes,omitempty"`
 
-	// nodes lists the first failed nodes by name (at most 20) with their reason, so that the status does not
+	// failedNodes lists the first failed nodes by name (at most 20) with their reason, so that the status does not
 	// grow with the number of nodes. The counts above cover every node; the state of each node (phase, pod,
 	// result, files, logs) is in the run's report, nodes/<node>/node.json, readable through the read route and
 	// kubectl jobkeeper runs.
@@ -231,7 +231,7 @@ type NodeJobRunStatus struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=20
 	// +optional
-	Nodes []NodeJobRunNode `json:"nodes,omitempty"`
+	FailedNodes []NodeJobRunNode `json:"failedNodes,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -318,8 +318,8 @@ func (in *NodeJobRunStatus) DeepCopyInto(out *NodeJobRunStatus) {
 		in, out := &in.CompletionTime, &out.CompletionTime
 		*out = (*in).DeepCopy()
 	}
-	if in.Nodes != nil {
-		in, out := &in.Nodes, &out.Nodes
+	if in.FailedNodes != nil {
+		in, out := &in.FailedNodes, &out.FailedNodes
 		*out = make([]NodeJobRunNode, len(*in))
 		for i := range *in {
 			(*in)[i].DeepCopyInto(&(*out)[i])

@@ -517,20 +517,18 @@ func (r *NodeJobRunReconciler) observePod(ctx context.Context, run *batchv1alpha
 	return false, 0, nil
 }
 
-// syncMetrics brings the run's gauges up to date with its nodes (NJ-27, NJ-32). The registry reads the nodes
-// from a copy of the run whose status lists every node, built here in memory and never written.
+// syncMetrics brings the run's gauges up to date with its nodes (NJ-27, NJ-32), every node as the store records it.
 func (r *NodeJobRunReconciler) syncMetrics(run *batchv1alpha1.NodeJobRun, s *runState) {
 	if r.Metrics == nil {
 		return
 	}
-	view := run.DeepCopy()
-	view.Status.Nodes = make([]batchv1alpha1.NodeJobRunNode, len(s.nodes))
+	nodes := make([]batchv1alpha1.NodeJobRunNode, len(s.nodes))
 	for i := range s.nodes {
 		n := &s.nodes[i]
-		view.Status.Nodes[i] = batchv1alpha1.NodeJobRunNode{Name: n.Name, Phase: n.Phase, PodName: n.PodName,
+		nodes[i] = batchv1alpha1.NodeJobRunNode{Name: n.Name, Phase: n.Phase, PodName: n.PodName,
 			StartTime: n.StartTime, CompletionTime: n.CompletionTime, ResultReceived: n.ResultReceived}
 	}
-	r.Metrics.SyncRun(view, r.LoadSeries)
+	r.Metrics.SyncRun(run, nodes, r.LoadSeries)
 }
 
 // podEndTime is when the last container of an ended pod finished, or nil when the pod does not say.

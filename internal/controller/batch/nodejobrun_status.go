@@ -64,7 +64,7 @@ func nodeJobRunStatus(run *batchv1alpha1.NodeJobRun, obs runObservation) batchv1
 	st.Selected, st.Desired = int32(len(obs.nodes)), int32(obs.desired)
 	st.Active, st.Succeeded, st.Failed, st.Skipped, st.Reported = 0, 0, 0, 0, 0
 	st.StorageBytes = obs.storageBytes
-	st.Nodes = nil
+	st.FailedNodes = nil
 	unfinished := false
 	for i := range obs.nodes {
 		n := &obs.nodes[i]
@@ -75,8 +75,8 @@ func nodeJobRunStatus(run *batchv1alpha1.NodeJobRun, obs runObservation) batchv1
 			st.Succeeded++
 		case batchv1alpha1.NodeJobRunNodePhaseFailed:
 			st.Failed++
-			if len(st.Nodes) < batchv1alpha1.NodeJobRunMaxFailedNodes {
-				st.Nodes = append(st.Nodes, failedNode(n))
+			if len(st.FailedNodes) < batchv1alpha1.NodeJobRunMaxFailedNodes {
+				st.FailedNodes = append(st.FailedNodes, failedNode(n))
 			}
 		case batchv1alpha1.NodeJobRunNodePhaseSkipped:
 			st.Skipped++

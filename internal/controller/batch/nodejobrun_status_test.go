@@ -77,8 +77,8 @@ func TestNodeJobRunStatus(t *testing.T) {
 				st.Selected != 5 || st.StorageBytes != 42 || !st.StartTime.Equal(&started) {
 				t.Errorf("status %+v", st)
 			}
-			if len(st.Nodes) != 0 {
-				t.Errorf("nodes listed without a failure: %v", st.Nodes)
+			if len(st.FailedNodes) != 0 {
+				t.Errorf("nodes listed without a failure: %v", st.FailedNodes)
 			}
 		},
 	}, {
@@ -92,8 +92,8 @@ func TestNodeJobRunStatus(t *testing.T) {
 				st.Message != "1 of 2 nodes failed" || !st.CompletionTime.Equal(&now) {
 				t.Errorf("phase %s %s %q, completion %v", st.Phase, st.Reason, st.Message, st.CompletionTime)
 			}
-			if len(st.Nodes) != 1 || st.Nodes[0].Name != "b" || st.Nodes[0].Reason != NodeReasonContainerFailed {
-				t.Errorf("failed nodes %+v", st.Nodes)
+			if len(st.FailedNodes) != 1 || st.FailedNodes[0].Name != "b" || st.FailedNodes[0].Reason != NodeReasonContainerFailed {
+				t.Errorf("failed nodes %+v", st.FailedNodes)
 			}
 			if c := meta.FindStatusCondition(st.Conditions, "Stalled"); c == nil || c.Status != metav1.ConditionTrue {
 				t.Errorf("conditions %+v", st.Conditions)
@@ -104,9 +104,9 @@ func TestNodeJobRunStatus(t *testing.T) {
 		prior: batchv1alpha1.NodeJobRunStatus{StartTime: &started, Phase: batchv1alpha1.NodeJobRunPhaseRunning},
 		obs:   runObservation{desired: 5000, nodes: records(5000, failed)},
 		check: func(t *testing.T, st batchv1alpha1.NodeJobRunStatus) {
-			if st.Failed != 5000 || len(st.Nodes) != batchv1alpha1.NodeJobRunMaxFailedNodes ||
-				st.Nodes[0].Name != "node-000" {
-				t.Errorf("failed %d, listed %d", st.Failed, len(st.Nodes))
+			if st.Failed != 5000 || len(st.FailedNodes) != batchv1alpha1.NodeJobRunMaxFailedNodes ||
+				st.FailedNodes[0].Name != "node-000" {
+				t.Errorf("failed %d, listed %d", st.Failed, len(st.FailedNodes))
 			}
 		},
 	}, {

@@ -162,20 +162,20 @@ var _ = Describe("QuarksJob webhooks called by the API server", func() {
 		qj.Spec.Trigger.Strategy = quarksv1alpha1.StrategyOnce
 		calls := webhookCalls()
 		Expect(c.Create(ctx, qj)).To(Succeed())
-		Expect(webhookCalls() - calls).To(Equal(2.0), "the mutating and the validating webhook admit the create")
+		Expect(webhookCalls()-calls).To(Equal(2.0), "the mutating and the validating webhook admit the create")
 
 		calls = webhookCalls()
 		patch := client.MergeFrom(qj.DeepCopy())
 		qj.Spec.Trigger.Strategy = quarksv1alpha1.StrategyDone
 		Expect(c.Patch(ctx, qj, patch)).To(Succeed())
 		Expect(qj.Spec.Trigger.Strategy).To(Equal(quarksv1alpha1.StrategyDone))
-		Expect(webhookCalls() - calls).To(BeZero(), "a write-back of the strategy")
+		Expect(webhookCalls()-calls).To(BeZero(), "a write-back of the strategy")
 
 		calls = webhookCalls()
 		patch = client.MergeFrom(qj.DeepCopy())
 		qj.Spec.UpdateOnConfigChange = !qj.Spec.UpdateOnConfigChange
 		Expect(c.Patch(ctx, qj, patch)).To(Succeed())
-		Expect(webhookCalls() - calls).To(Equal(2.0), "a change of updateOnConfigChange")
+		Expect(webhookCalls()-calls).To(Equal(2.0), "a change of updateOnConfigChange")
 
 		calls = webhookCalls()
 		patch = client.MergeFrom(qj.DeepCopy())
