@@ -144,7 +144,7 @@ func (s *suite) idleAndMemory(ctx context.Context) error {
 	}
 	log.Printf("B3/B4: JSON size of the objects in %s: %.1f MiB; in the cluster: %.1f MiB", ns, managed/mib, all/mib)
 
-	var idleWrites, startupWrites, startupTime, hwm, heap, cpu series
+	var idleWrites, startupWrites, startupTime, hwm, heap, cpu, fileRSS series
 	for r := range s.cfg.repeat {
 		f, err := s.idleManager(ctx, cl, r)
 		if err != nil {
@@ -152,7 +152,7 @@ func (s *suite) idleAndMemory(ctx context.Context) error {
 		}
 		idleWrites, startupWrites = append(idleWrites, f.idleWrites), append(startupWrites, f.startupWrites)
 		startupTime, cpu = append(startupTime, f.startupTime), append(cpu, f.cpu)
-		hwm, heap = append(hwm, f.hwm), append(heap, f.heap)
+		hwm, heap, fileRSS = append(hwm, f.hwm), append(heap, f.heap), append(fileRSS, f.fileRSS)
 	}
 	n := s.cfg.n
 	s.add(row{bench: "B3", figure: fmt.Sprintf("idle API writes by the manager, %d finished objects of each kind", n),
@@ -167,6 +167,8 @@ func (s *suite) idleAndMemory(ctx context.Context) error {
 		target: "≤ 80 MiB", check: func(v, _ float64) bool { return v <= 80 }})
 	s.add(row{bench: "B4", figure: "  manager Go heap in use after the idle window", unit: unitMiB, values: heap,
 		limitName: "JSON size of the managed objects", limit: series{managed / mib}})
+	s.add(row{bench: "B4", figure: "  resident pages of the manager's binary after the idle window (RssFile)", unit: unitMiB,
+		values: fileRSS})
 	return nil
 }
 
@@ -260,7 +262,7 @@ func (s *suite) unrelatedObjects(ctx context.Context, cl *cluster, ns string) er
 
 // idleFigures are what one manager process of B3 and B4 measured.
 type idleFigures struct {
-	idleWrites, startupWrites, startupTime, cpu, hwm, heap float64
+	idleWrites, startupWrites, startupTime, cpu, hwm, heap, fileRSS float64
 }
 
 // idleManager starts a fresh manager, waits until it settles, and measures it over the idle window.
@@ -308,6 +310,7 @@ func (s *suite) idleManager(ctx context.Context, cl *cluster, r int) (idleFigure
 		cpu:           (cpu1 - cpu0) / s.cfg.idle.Minutes(),
 		hwm:           peak / mib,
 		heap:          after.sum("go_memstats_heap_inuse_bytes", nil) / mib,
+		fileRSS:       file / mib,
 	}
 	log.Printf("B3/B4 rep %d: settled after %s with %.0f requests, %.0f writes %v; idle: %.0f requests, "+
 		"writes %.1f/min %v; VmHWM %.1f MiB", r, took.Round(time.Second), before.requests(), before.writes(),

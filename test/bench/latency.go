@@ -282,6 +282,10 @@ func (s *suite) burst(ctx context.Context, cl *cluster, tr *tracker, m *manager)
 			if err := cl.namespace(ctx, pns); err != nil {
 				return err
 			}
+			if r == 0 && s.prof != nil {
+				s.prof.wait() // one CPU profile at a time
+				s.prof.apiServer(ctx, cl, "b2-plain-"+strings.ToLower(k.child), 10*time.Second)
+			}
 			t0 := time.Now()
 			if err := parallel(ctx, n, func(i int) error { return k.minimal(ctx, cl, pns, fmt.Sprintf("burst-%d", i)) }); err != nil {
 				return fmt.Errorf("B2 plain %s: %w", k.name, err)
@@ -305,6 +309,7 @@ func (s *suite) burst(ctx context.Context, cl *cluster, tr *tracker, m *manager)
 			if r == 0 && s.prof != nil {
 				s.prof.wait() // one CPU profile at a time
 				s.prof.cpu(m, "b2-"+strings.ToLower(k.child), 30*time.Second)
+				s.prof.apiServer(ctx, cl, "b2-"+strings.ToLower(k.child), 20*time.Second)
 			}
 			before, err := m.scrape()
 			if err != nil {
