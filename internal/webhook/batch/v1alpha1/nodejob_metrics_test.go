@@ -17,10 +17,13 @@ limitations under the License.
 package v1alpha1
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -103,5 +106,25 @@ func TestNodeJobMetricConflicts(t *testing.T) {
 	}
 	if errs, err := metricConflicts(nil, nil, withGauges("o", "x", "p", g("Other."))); err != nil || errs != nil {
 		t.Fatalf("without a reader: %v, %v", errs, err)
+	}
+}
+
+// An admission before the informer of NodeJobs has synced waits for it, and is refused when the wait ends first: an
+// index that holds only part of the cluster would admit a conflicting declaration.
+func TestNodeJobValidateWaitsForTheFamilyIndex(t *testing.T) {
+	index := toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc,
+		toolscache.Indexers{NodeJobMetricFamilyIndex: NodeJobMetricFamilyValues})
+	nj := &batchv1alpha1.NodeJob{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "nj"}}
+	nj.Spec.Template.Spec.Containers = []corev1.Container{{Name: "main", Image: "busybox"}}
+
+	waited := 0
+	v := &NodeJobCustomValidator{Families: index, FamiliesSynced: func(context.Context) bool { waited++; return false }}
+	_, err := v.ValidateCreate(context.Background(), nj)
+	if !apierrors.IsServiceUnavailable(err) || waited != 1 {
+		t.Fatalf("before the sync: %v after %d waits, want ServiceUnavailable after 1", err, waited)
+	}
+	v.FamiliesSynced = func(context.Context) bool { return true }
+	if _, err := v.ValidateCreate(context.Background(), nj); err != nil {
+		t.Fatalf("after the sync: %v", err)
 	}
 }

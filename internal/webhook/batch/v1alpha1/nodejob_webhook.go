@@ -73,7 +73,9 @@ func SetupNodeJobWebhookWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewWebhookManagedBy(mgr, &batchv1alpha1.NodeJob{}).
 		WithDefaulter(&NodeJobCustomDefaulter{}).
-		WithValidator(&NodeJobCustomValidator{Families: sii.GetIndexer()}).
+		WithValidator(&NodeJobCustomValidator{Families: sii.GetIndexer(), FamiliesSynced: func(ctx context.Context) bool {
+			return toolscache.WaitForCacheSync(ctx.Done(), sii.HasSynced)
+		}}).
 		Complete()
 }
 
@@ -151,6 +153,10 @@ type NodeJobCustomValidator struct {
 	// Families finds NodeJobs by NodeJobMetricFamilyIndex: the indexer of the manager's informer of NodeJobs.
 	// Without it, metric families are not compared across NodeJobs.
 	Families FamilyIndex
+	// FamiliesSynced waits, at most until ctx ends, until Families holds every NodeJob, and reports whether it does.
+	// The webhook server serves before the manager's caches have synced: a start-up admission waits for them, as a
+	// read from the cache would. Nil means always synced.
+	FamiliesSynced func(ctx context.Context) bool
 }
 
 var _ admission.Validator[*batchv1alpha1.NodeJob] = &NodeJobCustomValidator{}
@@ -176,6 +182,10 @@ func (v *NodeJobCustomValidator) ValidateUpdate(ctx context.Context, oldNJ, newN
 func (v *NodeJobCustomValidator) validate(ctx context.Context, old, nj *batchv1alpha1.NodeJob) error {
 	if err := validateNodeJob(nj); err != nil {
 		return err
+	}
+	if v.Families != nil && v.FamiliesSynced != nil && !v.FamiliesSynced(ctx) {
+		return apierrors.NewServiceUnavailable(
+			"the operator has not yet read the NodeJobs of the cluster to compare metric families; retry")
 	}
 	errs, err := metricConflicts(v.Families, old, nj)
 	if err != nil {
