@@ -528,7 +528,8 @@ type NodeJobStatus struct {
 	// +optional
 	Active []corev1.ObjectReference `json:"active,omitempty"`
 
-	// lastRun summarises the newest run.
+	// lastRun summarises the newest run: its phase as it changes, with the counts the run had when it entered the
+	// phase; once the run has finished, its final counts. The run's own status has the current counts.
 	// +optional
 	LastRun *NodeJobLastRun `json:"lastRun,omitempty"`
 

@@ -451,12 +451,19 @@ func (r *NodeJobReconciler) observeRuns(nj *batchv1alpha1.NodeJob, runs []*batch
 	}
 	prev := st.LastRun
 	rs := &newest.Status
-	st.LastRun = &batchv1alpha1.NodeJobLastRun{
-		Name: newest.Name, ExecutionID: newest.Spec.ExecutionID, Phase: rs.Phase, Reason: rs.Reason,
-		StartTime: rs.StartTime, CompletionTime: rs.CompletionTime,
-		Desired: rs.Desired, Succeeded: rs.Succeeded, Failed: rs.Failed, Skipped: rs.Skipped,
+	samePhase := prev != nil && prev.Name == newest.Name && prev.Phase == rs.Phase
+	// The summary follows the run's phases, not its every node: while the run stays in one unfinished phase, the
+	// counts of the summary are those of the phase's start, and the run's own status has the current ones. A run
+	// of thousands of nodes writes its status hundreds of times; each would otherwise write the NodeJob's too
+	// (NJ-21 asks for the summary at the run's end).
+	if !samePhase || runFinished(rs.Phase) {
+		st.LastRun = &batchv1alpha1.NodeJobLastRun{
+			Name: newest.Name, ExecutionID: newest.Spec.ExecutionID, Phase: rs.Phase, Reason: rs.Reason,
+			StartTime: rs.StartTime, CompletionTime: rs.CompletionTime,
+			Desired: rs.Desired, Succeeded: rs.Succeeded, Failed: rs.Failed, Skipped: rs.Skipped,
+		}
 	}
-	if !notify || (prev != nil && prev.Name == newest.Name && prev.Phase == rs.Phase) {
+	if !notify || samePhase {
 		return
 	}
 	switch rs.Phase {
