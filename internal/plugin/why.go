@@ -180,8 +180,12 @@ func typedFacts(obj runtime.Object) ([]metav1.Condition, []detail) {
 			d = append(d, detail{"Schedule", o.Spec.Schedule})
 		}
 		if lr := o.Status.LastRun; lr != nil {
-			d = append(d, detail{"Last run", joinNonEmpty(", ", lr.Name, string(lr.Phase), lr.Reason,
-				fmt.Sprintf("%d/%d nodes succeeded, %d failed", lr.Succeeded, lr.Desired, lr.Failed))})
+			// The NodeJob's summary has the run's counts once it has finished; a running run's are in its own status.
+			counts := fmt.Sprintf("%d/%d nodes succeeded, %d failed", lr.Succeeded, lr.Desired, lr.Failed)
+			if lr.CompletionTime == nil {
+				counts = fmt.Sprintf("%d nodes; kubectl jobkeeper why njrun %s for their progress", lr.Desired, lr.Name)
+			}
+			d = append(d, detail{"Last run", joinNonEmpty(", ", lr.Name, string(lr.Phase), lr.Reason, counts)})
 		}
 		if len(o.Status.Active) > 0 {
 			names := make([]string, 0, len(o.Status.Active))
