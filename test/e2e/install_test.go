@@ -160,8 +160,9 @@ var _ = Describe("Install methods on the local cluster", Ordered, Serial, func()
 		return ids[0]
 	}
 	// snapshot lists what the operator made of the samples of a namespace: the QuarksJobs' runs, the ReactiveJobs'
-	// Jobs, the NodeJobs' runs and the output Secrets with their data. An installation step that leaves the samples
-	// alone keeps every line (NodeJob schedule ticks may add runs).
+	// Jobs, the NodeJobs' finished runs and the output Secrets with their data. An installation step that leaves the
+	// samples alone keeps every line. The NodeJob sample's schedule ticks at :00 and :30, so a step may see a run
+	// start; a run that has not finished is left out, since its phase and counts move on by themselves.
 	snapshot := func(ns string) []string {
 		GinkgoHelper()
 		var lines []string
@@ -178,6 +179,9 @@ var _ = Describe("Install methods on the local cluster", Ordered, Serial, func()
 			out, err := kubectl(append(args, "-o", `jsonpath={range .items[*]}`+q.format+`{"\n"}{end}`)...)
 			Expect(err).NotTo(HaveOccurred())
 			for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+				if f := strings.Fields(line); len(f) > 0 && f[0] == "njrun" && (len(f) < 4 || (f[3] != "Succeeded" && f[3] != "Failed")) {
+					continue
+				}
 				if line != "" {
 					lines = append(lines, line)
 				}
