@@ -134,31 +134,23 @@ func activity(before, after scrape) string {
 
 // controllers lists the controller label values of the reconcile counter.
 func controllers(s scrape) []string {
-	seen := map[string]bool{}
-	var out []string
-	if f, ok := s["controller_runtime_reconcile_total"]; ok {
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && !seen[l.GetValue()] {
-					seen[l.GetValue()] = true
-					out = append(out, l.GetValue())
-				}
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
+	return labelValues(s, "controller_runtime_reconcile_total", "controller")
 }
 
 // webhookPaths lists the webhook label values of the webhook latency histogram.
 func webhookPaths(s scrape) []string {
+	return labelValues(s, "controller_runtime_webhook_latency_seconds", "webhook")
+}
+
+// labelValues lists, sorted, the values a label takes in the series of a family.
+func labelValues(s scrape, family, label string) []string {
 	seen := map[string]bool{}
 	var out []string
-	if f, ok := s["controller_runtime_webhook_latency_seconds"]; ok {
+	if f, ok := s[family]; ok {
 		for _, m := range f.GetMetric() {
-			if p := labelsOf(m)["webhook"]; p != "" && !seen[p] {
-				seen[p] = true
-				out = append(out, p)
+			if v := labelsOf(m)[label]; v != "" && !seen[v] {
+				seen[v] = true
+				out = append(out, v)
 			}
 		}
 	}
