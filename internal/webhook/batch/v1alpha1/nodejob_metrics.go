@@ -30,7 +30,7 @@ import (
 
 // NodeJobMetricFamilyIndex is the index of NodeJobs, in the informer of the manager's cache, by the metric families
 // they declare: for every <prefix>_<suffix> of their gauges and of the operator's own suffixes, the family's name,
-// and its name with its declaration (familyKey). Who declares a family, and who declares it the same way, are two
+// and its name with its declaration (metricFamily.key). Who declares a family, and who declares it the same way, are two
 // lookups that copy nothing, however many NodeJobs share the family.
 const NodeJobMetricFamilyIndex = "jobkeeper.spec.metrics.families"
 
