@@ -80,6 +80,7 @@ test-compat: ## Install the CRDs of config/crd/bases on the API server of K8S_CO
 
 .PHONY: bench
 bench: envtest ## Run the benchmarks on a local control plane and print the table (BENCH=B1,B6 selects, BENCH_N=100 scales; see docs/performance.md).
+	$(if $(findstring B7J,$(BENCH)),hack/build-k8s.sh kube-controller-manager)
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run -tags bench ./test/bench
 
 .PHONY: bench-schema

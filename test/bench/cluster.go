@@ -307,13 +307,16 @@ func (cl *cluster) startManager(ctx context.Context, bin managerBinary, name str
 }
 
 // stop ends the manager with SIGTERM, and kills it when it does not stop in time.
-func (m *manager) stop() {
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+func (m *manager) stop() { stopProcess(m.cmd.Process, m.done) }
+
+// stopProcess ends a process with SIGTERM, and kills it when done is not closed in time.
+func stopProcess(p *os.Process, done <-chan struct{}) {
+	_ = p.Signal(syscall.SIGTERM)
 	select {
-	case <-m.done:
+	case <-done:
 	case <-time.After(20 * time.Second):
-		_ = m.cmd.Process.Kill()
-		<-m.done
+		_ = p.Kill()
+		<-done
 	}
 }
 
@@ -335,7 +338,12 @@ func (m *manager) procStatus(field string) (float64, error) {
 
 // cpuSeconds is the manager's user and system CPU time so far.
 func (m *manager) cpuSeconds() (float64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.cmd.Process.Pid))
+	return processCPUSeconds(m.cmd.Process.Pid)
+}
+
+// processCPUSeconds is a process's user and system CPU time so far.
+func processCPUSeconds(pid int) (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}

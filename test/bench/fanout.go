@@ -165,22 +165,12 @@ const b7Parallelism = 100
 // nodeJobRun is B7: a NodeJob on BENCH_NODES simulated nodes, parallelism 100, pods that run podTime; the run's
 // duration next to the ideal ceil(nodes/100) × podTime, and the size of the run object when it has ended.
 func (s *suite) nodeJobRun(ctx context.Context) error {
-	cl, err := startCluster(ctx, s.dir)
+	cl, tr, stop, err := s.nodeCluster(ctx, "B7", "b7")
 	if err != nil {
 		return err
 	}
-	defer cl.stop()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	tr, err := cl.startTracker(ctx)
-	if err != nil {
-		return err
-	}
+	defer stop()
 	n, parallelism, podTime := s.cfg.nodes, b7Parallelism, s.cfg.podTime
-	log.Printf("B7 setup: %d nodes", n)
-	if err := cl.createNodes(ctx, "b7", n); err != nil {
-		return err
-	}
 	bin := s.bin
 	if n > batchcontroller.DefaultMaxNodesPerRun {
 		// A run of more nodes than the default limit is refused (TooManyNodes): raise the limit as an operator
@@ -241,6 +231,26 @@ func (s *suite) nodeJobRun(ctx context.Context) error {
 	s.add(row{bench: "B7", figure: "  NodeJobRun object at the end (JSON from the API server)", unit: unitKiB,
 		values: sizes, target: "< 64 KiB", check: func(v, _ float64) bool { return v < 64 }})
 	return nil
+}
+
+// nodeCluster starts a control plane with the benchmark's tracker and BENCH_NODES Ready nodes of pool, named
+// <pool>-<i>; stop ends the tracker, then the control plane.
+func (s *suite) nodeCluster(ctx context.Context, bench, pool string) (cl *cluster, tr *tracker, stop func(), err error) {
+	if cl, err = startCluster(ctx, s.dir); err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stop = func() { cancel(); cl.stop() }
+	tr, err = cl.startTracker(ctx)
+	if err == nil {
+		log.Printf("%s setup: %d nodes", bench, s.cfg.nodes)
+		err = cl.createNodes(ctx, pool, s.cfg.nodes)
+	}
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	return cl, tr, stop, nil
 }
 
 // runSize returns the size in bytes of the JSON of the NodeJobRun in ns as the API server sends it.

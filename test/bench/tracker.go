@@ -22,6 +22,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"strconv"
 	"sync"
 	"time"
 
@@ -219,7 +220,9 @@ type kubelet struct {
 	sem     chan struct{}
 	mu      sync.Mutex
 	podTime map[string]time.Duration
-	wg      sync.WaitGroup
+	// pools are the node pools of namespaces whose pods are an Indexed Job's: index i runs on <pool>-<i>.
+	pools map[string]string
+	wg    sync.WaitGroup
 }
 
 // enable simulates the pods of ns, each running for podTime.
@@ -230,6 +233,34 @@ func (k *kubelet) enable(ns string, podTime time.Duration) {
 		k.podTime = map[string]time.Duration{}
 	}
 	k.podTime[ns] = podTime
+}
+
+// enableIndexed simulates the pods of an Indexed Job in ns, each running for podTime on the node of pool whose
+// number is the pod's completion index (as createNodes names them).
+func (k *kubelet) enableIndexed(ns string, podTime time.Duration, pool string) {
+	k.enable(ns, podTime)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.pools == nil {
+		k.pools = map[string]string{}
+	}
+	k.pools[ns] = pool
+}
+
+// nodeOf is the node a pod runs on: the one its NodeJob annotation names, or for an Indexed Job's pod the node
+// of its index.
+func (k *kubelet) nodeOf(pod *corev1.Pod) (string, error) {
+	if name := pod.Annotations[batchv1alpha1.NodeJobNodeNameAnnotation]; name != "" {
+		return name, nil
+	}
+	k.mu.Lock()
+	pool := k.pools[pod.Namespace]
+	k.mu.Unlock()
+	i, err := strconv.Atoi(pod.Annotations[batchv1.JobCompletionIndexAnnotation])
+	if pool == "" || err != nil {
+		return "", fmt.Errorf("pod %s names no node", pod.Name)
+	}
+	return fmt.Sprintf("%s-%04d", pool, i), nil
 }
 
 func (k *kubelet) podAdded(ctx context.Context, pod *corev1.Pod) {
@@ -255,7 +286,10 @@ func (k *kubelet) call(f func() error) error {
 
 func (k *kubelet) run(ctx context.Context, pod *corev1.Pod, end time.Time) error {
 	pods := k.cl.cs.CoreV1().Pods(pod.Namespace)
-	nodeName := pod.Annotations[batchv1alpha1.NodeJobNodeNameAnnotation]
+	nodeName, err := k.nodeOf(pod)
+	if err != nil {
+		return err
+	}
 	if err := k.call(func() error {
 		return pods.Bind(ctx, &corev1.Binding{
 			ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID},
