@@ -252,6 +252,26 @@ kwok_module_dir() {
   (cd /tmp && GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION") | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p'
 }
 
+# kwok_stages POD_MILLISECONDS: kwok's configuration from the Stages its module
+# ships: nodes become Ready at once (with a lease when WITH_LEASE=true), pods
+# become Ready, complete and are deleted; pods owned by a NodeJobRun complete
+# after POD_MILLISECONDS, as a job program would.
+kwok_stages() {
+  local stages node
+  stages=$(kwok_module_dir)/kustomize/stage
+  [ -d "$stages" ] || die "no kwok stages in the module cache"
+  node=node/fast/node-initialize.yaml
+  for f in $node ${WITH_LEASE:+node/heartbeat-with-lease/node-heartbeat-with-lease.yaml} \
+    pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    printf -- '---\n'
+    cat "$stages/$f"
+  done
+  printf -- '---\n'
+  sed -e 's/name: pod-complete$/name: pod-complete-nodejobrun/' -e "s/- 'Job'$/- 'NodeJobRun'/" \
+    -e "s/^  next:$/  delay:\\n    durationMilliseconds: $1\\n  next:/" \
+    "$stages/pod/fast/pod-complete.yaml"
+}
+
 # cert_manager_crds: directory of cert-manager's CRDs in the module cache.
 cert_manager_crds() {
   (cd "$ROOT/hack/cert-manager" && go mod download github.com/cert-manager/cert-manager)

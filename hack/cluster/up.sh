@@ -326,22 +326,7 @@ wait_for 60 "the StorageClass local" kc get storageclass local
 # ---------------------------------------------------------------------------
 if [ "$KWOK_NODES" != 0 ]; then
   step "kwok: $KWOK_NODES simulated nodes"
-  # kwok's behaviour comes from Stages; use the ones its module ships: nodes
-  # become Ready at once and keep a lease, pods become Ready, complete, delete.
-  stages=$(kwok_module_dir)/kustomize/stage
-  [ -d "$stages" ] || die "no kwok stages in the module cache"
-  {
-    for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
-      pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
-      printf -- '---\n'
-      cat "$stages/$f"
-    done
-    # NodeJob pods (owned by a NodeJobRun) complete too, after a fixed time, as a job program would.
-    printf -- '---\n'
-    sed -e 's/name: pod-complete$/name: pod-complete-nodejobrun/' -e "s/- 'Job'$/- 'NodeJobRun'/" \
-      -e "s/^  next:$/  delay:\\n    durationMilliseconds: ${KWOK_POD_SECONDS:-2}000\\n  next:/" \
-      "$stages/pod/fast/pod-complete.yaml"
-  } | write_file "$STATE/etc/kwok.yaml"
+  WITH_LEASE=true kwok_stages "${KWOK_POD_SECONDS:-2}000" | write_file "$STATE/etc/kwok.yaml"
   start kwok "$BIN/kwok" --config="$STATE/etc/kwok.yaml" --kubeconfig="$STATE/kubeconfig/kwok.kubeconfig" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --node-lease-duration-seconds=40 --server-address=127.0.0.1:10247 --cidr=10.245.0.0/16 --node-ip=10.245.0.1

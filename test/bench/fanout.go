@@ -171,6 +171,15 @@ func (s *suite) nodeJobRun(ctx context.Context) error {
 	}
 	defer stop()
 	n, parallelism, podTime := s.cfg.nodes, b7Parallelism, s.cfg.podTime
+	nodesBy := ""
+	if s.cfg.nodeSim == "kwok" {
+		stopNodes, err := cl.kwokNodes(ctx, "b7", n, podTime)
+		if err != nil {
+			return err
+		}
+		defer stopNodes()
+		nodesBy = ", kwok nodes and kube-scheduler"
+	}
 	bin := s.bin
 	if n > batchcontroller.DefaultMaxNodesPerRun {
 		// A run of more nodes than the default limit is refused (TooManyNodes): raise the limit as an operator
@@ -189,7 +198,9 @@ func (s *suite) nodeJobRun(ctx context.Context) error {
 		if err := cl.namespace(ctx, ns); err != nil {
 			return err
 		}
-		tr.kubelet.enable(ns, podTime)
+		if s.cfg.nodeSim == "bench" {
+			tr.kubelet.enable(ns, podTime)
+		}
 		if r == 0 {
 			s.prof.cpu(m, "b7-nodejob", ideal)
 			s.prof.apiServer(ctx, cl, "b7-nodejob", ideal)
@@ -225,7 +236,7 @@ func (s *suite) nodeJobRun(ctx context.Context) error {
 		ideals = append(ideals, seconds(ideal))
 	}
 	s.prof.wait() // before the deferred stop of the manager
-	s.add(row{bench: "B7", figure: fmt.Sprintf("NodeJob run on %d nodes, parallelism %d, pods of %s", n, parallelism, podTime),
+	s.add(row{bench: "B7", figure: fmt.Sprintf("NodeJob run on %d nodes, parallelism %d, pods of %s%s", n, parallelism, podTime, nodesBy),
 		unit: unitSeconds, values: figures, limitName: "ideal ⌈nodes/parallelism⌉ × pod time", limit: ideals,
 		target: "≤ 1.2×", check: func(_, q float64) bool { return q <= 1.2 }})
 	s.add(row{bench: "B7", figure: "  NodeJobRun object at the end (JSON from the API server)", unit: unitKiB,

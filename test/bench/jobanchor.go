@@ -24,7 +24,6 @@ import (
 	"log"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -32,7 +31,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	batchv1alpha1 "github.com/jobkeeper/jobkeeper/api/batch/v1alpha1"
 	"github.com/jobkeeper/jobkeeper/test/utils"
@@ -153,16 +151,8 @@ func (cl *cluster) waitJob(ctx context.Context, ns, name string, timeout time.Du
 	return time.Time{}, "", fmt.Errorf("the Job %s/%s did not end within %s", ns, name, timeout)
 }
 
-// jobController is a kube-controller-manager that runs the Job controller alone.
-type jobController struct {
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-}
-
-// startJobController starts kube-controller-manager with only the Job controller, as a user of the
-// system:masters group, with extra flags args.
-func (cl *cluster) startJobController(ctx context.Context, name string, args []string) (*jobController, error) {
+// startJobController starts kube-controller-manager with only the Job controller and extra flags args.
+func (cl *cluster) startJobController(ctx context.Context, name string, args []string) (*process, error) {
 	assets, err := utils.EnvtestAssets()
 	if err != nil {
 		return nil, err
@@ -171,54 +161,13 @@ func (cl *cluster) startJobController(ctx context.Context, name string, args []s
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("B7J needs kube-controller-manager beside kube-apiserver: run hack/build-k8s.sh kube-controller-manager (%w)", err)
 	}
-	user, err := cl.env.AddUser(envtest.User{Name: name, Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return nil, err
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		return nil, err
-	}
-	kubeconfig := filepath.Join(cl.dir, name+".kubeconfig")
-	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
-		return nil, err
-	}
-	logFile := filepath.Join(cl.dir, name+".log")
-	out, err := os.Create(logFile)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, bin, append([]string{
-		"--kubeconfig=" + kubeconfig,
-		"--controllers=job",
-		"--leader-elect=false",
-		"--secure-port=0",
-		"--v=2",
-	}, args...)...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		_ = out.Close()
-		return nil, fmt.Errorf("starting kube-controller-manager: %w", err)
-	}
-	j := &jobController{cmd: cmd, log: logFile, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		_ = out.Close()
-		close(j.done)
-	}()
-	return j, nil
+	return cl.startComponent(ctx, name, bin, append([]string{
+		"--controllers=job", "--leader-elect=false", "--secure-port=0", "--v=2"}, args...))
 }
 
-func (j *jobController) stop() { stopProcess(j.cmd.Process, j.done) }
-
-// cpuSeconds is the process's user and system CPU time so far.
-func (j *jobController) cpuSeconds() (float64, error) {
-	return processCPUSeconds(j.cmd.Process.Pid)
-}
-
-// countLog counts the lines of the log that contain s.
-func (j *jobController) countLog(s string) int {
-	data, err := os.ReadFile(j.log)
+// countLog counts the lines of the process's log that contain s.
+func (p *process) countLog(s string) int {
+	data, err := os.ReadFile(p.log)
 	if err != nil {
 		return 0
 	}

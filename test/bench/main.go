@@ -28,6 +28,8 @@ limitations under the License.
 //	BENCH_REPEAT   repetitions of every measurement (default 3)
 //	BENCH_IDLE     idle window of B3 (default 60s)
 //	BENCH_POD_TIME how long a simulated NodeJob pod runs in B7 (default 3s)
+//	BENCH_NODE_SIM what plays B7's nodes: bench (default: the benchmark binds and completes the pods itself) or
+//	               kwok (kube-scheduler places the pods, kwok runs them)
 //	BENCH_PROFILE  directory: build the manager with a pprof listener and keep CPU and heap profiles there
 //	BENCH_MARKDOWN file: also write the table as Markdown
 //	BENCH_KEEP     set: keep the work directory (manager logs) instead of removing it
@@ -56,12 +58,15 @@ import (
 
 // config is what the environment asks for.
 type config struct {
-	n          int
-	nodes      int
-	repeat     int
-	selected   map[string]bool
-	idle       time.Duration
-	podTime    time.Duration
+	n        int
+	nodes    int
+	repeat   int
+	selected map[string]bool
+	idle     time.Duration
+	podTime  time.Duration
+	// nodeSim is what plays B7's nodes: "bench" (the benchmark's simulated kubelet) or "kwok" (kwok and
+	// kube-scheduler).
+	nodeSim    string
 	profileDir string
 	markdown   string
 	// managerArgs are extra flags of the manager.
@@ -86,6 +91,11 @@ func loadConfig() (config, error) {
 	}
 	if c.podTime, err = time.ParseDuration(cmp.Or(os.Getenv("BENCH_POD_TIME"), "3s")); err != nil {
 		return c, fmt.Errorf("BENCH_POD_TIME: %w", err)
+	}
+	switch c.nodeSim = cmp.Or(os.Getenv("BENCH_NODE_SIM"), "bench"); c.nodeSim {
+	case "bench", "kwok":
+	default:
+		return c, fmt.Errorf("BENCH_NODE_SIM: want bench or kwok, got %q", c.nodeSim)
 	}
 	all := []string{"B1", "B2", "B3", "B4", "B5", "B6", "B7"}
 	// B7J measures a design alternative, not the operator: it runs only when asked for.

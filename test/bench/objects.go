@@ -26,6 +26,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -111,6 +112,10 @@ func (cl *cluster) createNodes(ctx context.Context, pool string, n int) error {
 		now := metav1.Now()
 		nd.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue,
 			Reason: "KubeletReady", LastHeartbeatTime: now, LastTransitionTime: now}}
+		// What a kubelet reports, so that kube-scheduler can place pods on the node (BENCH_NODE_SIM=kwok).
+		nd.Status.Capacity = corev1.ResourceList{corev1.ResourcePods: resource.MustParse("110"),
+			corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("256Gi")}
+		nd.Status.Allocatable = nd.Status.Capacity
 		if err := cl.c.Status().Update(ctx, nd); err != nil {
 			return err
 		}
