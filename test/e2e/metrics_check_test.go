@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -56,9 +57,10 @@ var _ = AfterEach(func() {
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // see above
 	}}
 	for _, pod := range pods {
+		By(fmt.Sprintf("/metrics of the manager pod %s answers 200", pod.name))
 		// A pod that has only just started may not serve yet: retry for a while, but a 500 is never accepted.
 		Eventually(func(g Gomega) {
-			req, err := http.NewRequest(http.MethodGet, "https://"+pod.ip+":8080/metrics", nil)
+			req, err := http.NewRequest(http.MethodGet, "https://"+pod.addr+"/metrics", nil)
 			g.Expect(err).NotTo(HaveOccurred())
 			req.Header.Set("Authorization", "Bearer "+token)
 			resp, err := client.Do(req)
@@ -73,11 +75,11 @@ var _ = AfterEach(func() {
 	}
 })
 
-// metricsPod is a ready manager pod that serves metrics.
-type metricsPod struct{ name, ip string }
+// metricsPod is a ready manager pod that serves metrics, and the address it serves them on.
+type metricsPod struct{ name, addr string }
 
-// managerMetricsPods lists the ready, not terminating manager pods of every namespace whose manager container
-// serves metrics (port 8080).
+// managerMetricsPods lists the ready, not terminating manager pods of every namespace that serve metrics
+// (--metrics-bind-address other than 0).
 func managerMetricsPods() []metricsPod {
 	GinkgoHelper()
 	out, err := kubectl("get", "pods", "-A", "-l", "control-plane=controller-manager", "-o", "json")
@@ -90,9 +92,7 @@ func managerMetricsPods() []metricsPod {
 			} `json:"metadata"`
 			Spec struct {
 				Containers []struct {
-					Ports []struct {
-						ContainerPort int `json:"containerPort"`
-					} `json:"ports"`
+					Args []string `json:"args"`
 				} `json:"containers"`
 			} `json:"spec"`
 			Status struct {
@@ -107,17 +107,19 @@ func managerMetricsPods() []metricsPod {
 	Expect(json.Unmarshal([]byte(out), &list)).To(Succeed())
 	var pods []metricsPod
 	for _, p := range list.Items {
-		serves, ready := false, false
+		port, ready := "", false
 		for _, c := range p.Spec.Containers {
-			for _, port := range c.Ports {
-				serves = serves || port.ContainerPort == 8080
+			for _, arg := range c.Args {
+				if addr, ok := strings.CutPrefix(arg, "--metrics-bind-address="); ok && addr != "0" {
+					port = addr[strings.LastIndexByte(addr, ':')+1:]
+				}
 			}
 		}
 		for _, c := range p.Status.Conditions {
 			ready = ready || (c.Type == "Ready" && c.Status == "True")
 		}
-		if serves && ready && p.Metadata.DeletionTimestamp == nil && p.Status.PodIP != "" {
-			pods = append(pods, metricsPod{name: p.Metadata.Name, ip: p.Status.PodIP})
+		if port != "" && ready && p.Metadata.DeletionTimestamp == nil && p.Status.PodIP != "" {
+			pods = append(pods, metricsPod{name: p.Metadata.Name, addr: net.JoinHostPort(p.Status.PodIP, port)})
 		}
 	}
 	return pods
