@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -46,6 +47,15 @@ func (p *process) stop() { stopProcess(p.cmd.Process, p.done) }
 
 // cpuSeconds is the process's user and system CPU time so far.
 func (p *process) cpuSeconds() (float64, error) { return processCPUSeconds(p.cmd.Process.Pid) }
+
+// countLog counts the lines of the process's log that contain s.
+func (p *process) countLog(s string) int {
+	data, err := os.ReadFile(p.log)
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(data), s)
+}
 
 // startComponent starts bin with args and a kubeconfig of its own user of the system:masters group (added to
 // args as --kubeconfig), logging to <name>.log in the work directory.
