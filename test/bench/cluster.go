@@ -32,7 +32,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -194,11 +193,9 @@ func buildManager(dir string, pprof bool) (managerBinary, error) {
 
 // manager is a running manager process.
 type manager struct {
-	cmd         *exec.Cmd
+	process
 	metricsAddr string
 	pprofAddr   string
-	done        chan struct{}
-	log         string
 }
 
 func freeAddr() (string, error) {
@@ -259,7 +256,7 @@ func (cl *cluster) startManager(ctx context.Context, bin managerBinary, name str
 		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+strconv.FormatInt(limit*9/10, 10))
 	}
 	cmd.Stdout, cmd.Stderr = out, out
-	m := &manager{cmd: cmd, metricsAddr: addrs[0], done: make(chan struct{}), log: logFile}
+	m := &manager{process: process{cmd: cmd, done: make(chan struct{}), log: logFile}, metricsAddr: addrs[0]}
 	if bin.pprof {
 		if m.pprofAddr, err = freeAddr(); err != nil {
 			return nil, err
@@ -306,20 +303,6 @@ func (cl *cluster) startManager(ctx context.Context, bin managerBinary, name str
 	}
 }
 
-// stop ends the manager with SIGTERM, and kills it when it does not stop in time.
-func (m *manager) stop() { stopProcess(m.cmd.Process, m.done) }
-
-// stopProcess ends a process with SIGTERM, and kills it when done is not closed in time.
-func stopProcess(p *os.Process, done <-chan struct{}) {
-	_ = p.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = p.Kill()
-		<-done
-	}
-}
-
 // procStatus reads a field of /proc/<pid>/status in bytes (VmHWM, VmRSS).
 func (m *manager) procStatus(field string) (float64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
@@ -334,11 +317,6 @@ func (m *manager) procStatus(field string) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no %s in /proc/%d/status", field, m.cmd.Process.Pid)
-}
-
-// cpuSeconds is the manager's user and system CPU time so far.
-func (m *manager) cpuSeconds() (float64, error) {
-	return processCPUSeconds(m.cmd.Process.Pid)
 }
 
 // processCPUSeconds is a process's user and system CPU time so far.

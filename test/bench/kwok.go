@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -43,7 +44,16 @@ type process struct {
 	done chan struct{}
 }
 
-func (p *process) stop() { stopProcess(p.cmd.Process, p.done) }
+// stop ends the process with SIGTERM, and kills it when it does not stop in time.
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
 
 // cpuSeconds is the process's user and system CPU time so far.
 func (p *process) cpuSeconds() (float64, error) { return processCPUSeconds(p.cmd.Process.Pid) }

@@ -102,10 +102,13 @@ func node(name, pool string) *corev1.Node {
 	}}}
 }
 
+// nodeName is the name of the i-th node of pool.
+func nodeName(pool string, i int) string { return fmt.Sprintf("%s-%04d", pool, i) }
+
 // createNodes creates n Ready nodes of pool, named <pool>-<i>.
 func (cl *cluster) createNodes(ctx context.Context, pool string, n int) error {
 	return parallel(ctx, n, func(i int) error {
-		nd := node(fmt.Sprintf("%s-%04d", pool, i), pool)
+		nd := node(nodeName(pool, i), pool)
 		if err := cl.c.Create(ctx, nd); err != nil {
 			return err
 		}

@@ -260,7 +260,7 @@ func (k *kubelet) nodeOf(pod *corev1.Pod) (string, error) {
 	if pool == "" || err != nil {
 		return "", fmt.Errorf("pod %s names no node", pod.Name)
 	}
-	return fmt.Sprintf("%s-%04d", pool, i), nil
+	return nodeName(pool, i), nil
 }
 
 func (k *kubelet) podAdded(ctx context.Context, pod *corev1.Pod) {
